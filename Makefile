@@ -1,0 +1,79 @@
+# Memorizer: one entry point for users, developers and CI.
+#   make demo   build everything, boot the guest, trace `ls -l`, copy the
+#               kmap out with scp and summarize it
+#   make test   every test of the project (CI runs exactly this)
+# See README.md and Documentation/ (make docs).
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+KOBJ := $(TOP)/build/obj
+CAPMAP := $(TOP)/build/analyzer/release/capmap
+
+.PHONY: all deps kernel-tree kernel-reapply export-patches kernel modules \
+	initramfs analyzer vm shell debug demo test docs checkpatch clean distclean help
+
+all: kernel modules initramfs analyzer
+
+help:
+	@sed -n 's/^#   \?//p' Makefile | head -n 6
+	@echo "targets: deps kernel-tree kernel-reapply export-patches kernel modules"
+	@echo "         initramfs analyzer vm shell debug demo test docs checkpatch clean distclean"
+
+deps:
+	@ci/deps.sh
+
+kernel-tree: deps
+	@ci/kernel-tree.sh prepare
+
+kernel-reapply:
+	@ci/kernel-tree.sh reapply
+
+export-patches:
+	@ci/kernel-tree.sh export
+
+kernel: deps
+	@ci/build-kernel.sh
+
+# Out-of-tree modules (tracer.ko and its test module), staged in build/modules.
+modules:
+	@if [ -f tracer/Makefile ]; then \
+		flock build/kernel.lock $(MAKE) -s -C tracer KDIR=$(KOBJ); \
+	fi
+
+initramfs:
+	@vm/mkinitramfs.sh
+
+analyzer: deps
+	@cmake -S analyzer -B build/analyzer/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build/analyzer/release --target capmap
+
+# Boot the guest and run the default in-guest suites.
+vm: kernel modules initramfs
+	@vm/run.sh --profile basics
+
+# An interactive guest on the console; `debug` waits for gdb on :1234.
+shell: kernel modules initramfs
+	@vm/run.sh --mode shell --name shell
+
+debug: kernel modules initramfs
+	@vm/run.sh --debug --name debug
+
+demo: deps kernel modules initramfs analyzer
+	@vm/demo.sh
+
+test: deps
+	@ci/run-tests.sh
+
+docs:
+	@sphinx-build -q -W --keep-going -b html Documentation build/docs/html
+	@echo "documentation: build/docs/html/index.html"
+
+checkpatch:
+	@ci/check-patches.sh
+
+# The seeds' clear.sh: forget build products and results, keep the kernel
+# source tree and ccache so that the next build is quick.
+clean:
+	rm -rf build/obj build/initramfs* build/modules build/guest-bin build/analyzer build/docs out
+
+distclean:
+	rm -rf build out

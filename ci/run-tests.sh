@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Run every test suite of the project and sum their results.
+#
+# Each suite prints, as its last line, "<suite>: N passed, N failed".  This
+# script adds them up and ends with one line "total: N passed, N failed".
+# A suite that cannot run because something it needs failed to build counts
+# as one failure, so nothing is skipped silently.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+logs=$top/out/test-logs
+mkdir -p "$logs"
+cd "$top"
+
+total_passed=0 total_failed=0
+summary=()
+result_re='^[A-Za-z0-9_.+-]+: [0-9]+ passed, [0-9]+ failed'
+
+# run_suite NAME COMMAND...: run it, show its output, add its closing line.
+run_suite() {
+	local name=$1 start line p f rc
+	shift
+	start=$(date +%s)
+	printf '\n===== %s: %s\n' "$name" "$*"
+	"$@" 2>&1 | tee "$logs/$name.log"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E "$result_re" "$logs/$name.log" | tail -n1)
+	if [ -n "$line" ]; then
+		p=$(sed -E 's/^[^:]+: ([0-9]+) passed.*/\1/' <<<"$line")
+		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+	else
+		p=0 f=0
+	fi
+	# A nonzero exit with no failure counted is still a failure.
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	total_passed=$((total_passed + p))
+	total_failed=$((total_failed + f))
+	summary+=("$(printf '%-22s %4d passed %4d failed %5d s' "$name" "$p" "$f" $(($(date +%s) - start)))")
+	return "$rc"
+}
+
+# Steps that produce no test counts of their own: one check each.
+step() {
+	local name=$1
+	shift
+	if "$@"; then echo "$name: 1 passed, 0 failed"; else echo "$name: 0 passed, 1 failed"; return 1; fi
+}
+
+# Host-side BATS suites: TAP in, one closing line out.
+bats_count() {
+	local name=$1 dir=$2 tap rc
+	tap=$logs/$name.tap
+	bats --tap "$dir" | tee "$tap"
+	rc=${PIPESTATUS[0]}
+	echo "$name: $(grep -c '^ok ' "$tap") passed, $(grep -c '^not ok ' "$tap") failed"
+	return "$rc"
+}
+
+cannot_run() {
+	echo "$1: cannot run, $2 failed"
+	echo "$1: 0 passed, 1 failed"
+	return 1
+}
+
+run_suite docs step docs make -s docs
+run_suite analyzer analyzer/ci-test.sh
+if run_suite kernel step kernel ci/build-kernel.sh; then
+	kernel_ok=1
+else
+	kernel_ok=0
+fi
+run_suite patches ci/check-patches.sh
+if [ "$kernel_ok" = 1 ] && run_suite modules step modules make -s modules &&
+	run_suite initramfs step initramfs vm/mkinitramfs.sh; then
+	while read -r profile _; do
+		run_suite "vm-$profile" vm/run.sh --profile "$profile"
+	done < <(grep -v -e '^#' -e '^[[:space:]]*$' tests/guest/boots)
+	run_suite harness bats_count harness tests/harness
+	run_suite end-to-end bats_count end-to-end tests/host
+else
+	run_suite vm cannot_run vm "the kernel, module or initramfs build"
+fi
+
+printf '\n===== summary (logs in out/test-logs)\n'
+printf '%s\n' "${summary[@]}"
+echo "total: $total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ]

@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# Boot the Memorizer kernel in QEMU, run a job in the guest, collect results.
+#
+# The guest runs its own job (vm/initramfs/init) and reports through a 9p
+# share; files it leaves in /tmp/fetch (the kmap) are copied out with scp
+# and checked against the checksums the guest took.  The console is watched
+# while the guest runs: a panic, oops, KASAN report, WARNING or lockdep
+# splat stops the run at once and is quoted.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+usage() {
+	cat <<EOF
+usage: vm/run.sh [options]
+
+  --profile NAME    use a line of tests/guest/boots (smp, cmdline, tests)
+  --name NAME       results go to out/vm/NAME (default: profile or "adhoc")
+  --mode MODE       test (run bats files), demo (the seeds' simple test,
+                    kmap copied out), shell (interactive console)
+  --tests "A B"     bats files under tests/guest (mode test)
+  --smp N           CPUs (default 2)
+  --mem SIZE        guest memory (default 1G)
+  --append "ARGS"   extra kernel command line
+  --timeout SEC     hard limit for the whole boot (default 900)
+  --accel A         tcg (default), kvm, or auto (kvm only if a probe
+                    boot with kvm reaches userspace; the result is cached)
+  --debug           start halted with a gdb stub on :1234 (implies shell)
+  --kernel FILE     default build/obj/arch/x86/boot/bzImage
+  --initrd FILE     default build/initramfs.cpio.gz
+  --expect-fail     succeed only if the run fails (tests of the harness)
+EOF
+}
+
+profile= name= mode=test tests= smp=2 mem=1G append= timeout=900 accel=tcg
+debug=0 expect_fail=0
+kernel=$top/build/obj/arch/x86/boot/bzImage
+initrd=$top/build/initramfs.cpio.gz
+sysmap=$top/build/obj/System.map
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--profile) profile=$2; shift ;;
+	--name) name=$2; shift ;;
+	--mode) mode=$2; shift ;;
+	--tests) tests=$2; shift ;;
+	--smp) smp=$2; shift ;;
+	--mem) mem=$2; shift ;;
+	--append) append=$2; shift ;;
+	--timeout) timeout=$2; shift ;;
+	--accel) accel=$2; shift ;;
+	--debug) debug=1; mode=shell ;;
+	--kernel) kernel=$2; shift ;;
+	--initrd) initrd=$2; shift ;;
+	--expect-fail) expect_fail=1 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; exit 1 ;;
+	esac
+	shift
+done
+
+if [ -n "$profile" ]; then
+	line=$(awk -v p="$profile" '$1 == p' "$top/tests/guest/boots")
+	[ -n "$line" ] || { echo "vm/run.sh: no profile '$profile' in tests/guest/boots" >&2; exit 1; }
+	read -r _ smp extra ptests <<<"$line"
+	[ "$extra" = - ] || append="$append ${extra//,/ }"
+	tests=$ptests
+	name=${name:-$profile}
+fi
+name=${name:-adhoc}
+case "$mode" in test | demo | shell) ;; *) echo "vm/run.sh: bad --mode $mode" >&2; exit 1 ;; esac
+
+say() { printf '[vm %s] %s\n' "$name" "$*" >&2; }
+
+outdir=$top/out/vm/$name
+share=$outdir/share
+console=$outdir/console.log
+rm -rf "$outdir"
+mkdir -p "$share"
+
+for f in "$kernel" "$initrd"; do
+	[ -f "$f" ] || { say "error: $f missing (make kernel initramfs)"; exit 1; }
+done
+cp "$kernel" "$outdir/bzImage"
+[ -f "$sysmap" ] && cp "$sysmap" "$outdir/System.map"
+
+# A key pair made for this run: the guest accepts only this run's key.
+ssh-keygen -q -t ed25519 -N '' -C "memorizer-vm-$name" -f "$outdir/id_ed25519"
+cp "$outdir/id_ed25519.pub" "$share/authorized_keys"
+cat >"$share/job" <<EOF
+MODE=$mode
+TESTS="$tests"
+WAIT_FOR_HOST=300
+EOF
+
+accel_args() {
+	case "$1" in
+	tcg) echo "-accel tcg" ;;
+	kvm) echo "-accel kvm -cpu host" ;;
+	esac
+}
+
+# KVM is used only when a short probe boot with it reaches userspace:
+# nested KVM can hang, and a hung probe must not cost more than its timeout.
+probe_kvm() {
+	local cache=$top/build/kvm-probe dir pid state=
+	[ -f "$cache" ] && { cat "$cache"; return; }
+	[ -w /dev/kvm ] || { echo tcg | tee "$cache"; return; }
+	dir=$(mktemp -d)
+	mkdir "$dir/share"
+	echo "MODE=probe WAIT_FOR_HOST=0" >"$dir/share/job"
+	qemu-system-x86_64 -accel kvm -cpu host -m 512M -smp 1 -display none \
+		-monitor none -serial file:"$dir/console" -no-reboot \
+		-kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1" \
+		-virtfs local,path="$dir/share",mount_tag=results,security_model=none,id=results \
+		>/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 1 40); do
+		state=$(cat "$dir/share/state" 2>/dev/null || true)
+		[ -n "$state" ] && break
+		sleep 0.5
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	rm -rf "$dir"
+	if [ -n "$state" ]; then echo kvm; else echo tcg; fi | tee "$cache"
+}
+
+if [ "$accel" = auto ]; then
+	accel=$(probe_kvm)
+	say "accelerator: $accel (probe result cached in build/kvm-probe)"
+fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cmdline="console=ttyS0 panic=-1 oops=panic panic_on_warn=1 kasan.fault=panic nokaslr no_hash_pointers loglevel=6 $append"
+qemu=(qemu-system-x86_64 $(accel_args "$accel") -m "$mem" -smp "$smp"
+	-no-reboot -kernel "$outdir/bzImage" -initrd "$initrd" -append "$cmdline"
+	-netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22"
+	-device virtio-net-pci,netdev=net0
+	-virtfs "local,path=$share,mount_tag=results,security_model=none,id=results")
+
+if [ "$mode" = shell ]; then
+	if [ "$debug" = 1 ]; then
+		qemu+=(-s -S)
+		say "halted for gdb; in another terminal run:"
+		say "  gdb -ex 'target remote :1234' $top/build/obj/vmlinux"
+	fi
+	say "interactive guest (ssh: ssh -p $port -i $outdir/id_ed25519 root@127.0.0.1); exit the shell to power off"
+	exec "${qemu[@]}" -nographic
+fi
+
+# Lines that mean the kernel is broken.  The guest also panics on oops,
+# WARN and KASAN reports, so most of these end the boot within a second.
+fatal_re='Kernel panic - not syncing|BUG: |Oops|WARNING: |general protection fault|UBSAN: |possible recursive locking|possible circular locking|inconsistent lock state|INFO: task .* blocked'
+
+ssh_opts=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+	-o LogLevel=ERROR -o ConnectTimeout=20 -o BatchMode=yes -i "$outdir/id_ed25519")
+
+failures=()
+checks_passed=0
+fail() { failures+=("$1"); say "FAIL: $1"; }
+pass() { checks_passed=$((checks_passed + 1)); }
+
+# Copy every file the guest left in /tmp/fetch, the way a user does, and
+# prove each copy byte-identical to what the guest read.
+fetch_files() {
+	local f want have
+	[ -s "$share/fetch.list" ] || return 0
+	while read -r f; do
+		if ! scp -O -q -P "$port" "${ssh_opts[@]}" "root@127.0.0.1:/tmp/fetch/$f" "$outdir/$f" </dev/null; then
+			fail "scp of /tmp/fetch/$f from the guest failed"
+			continue
+		fi
+		want=$(awk -v f="$f" '$2 == f { print $1 }' "$share/fetch.sha256")
+		have=$(sha256sum "$outdir/$f" | cut -d' ' -f1)
+		if [ "$want" = "$have" ]; then
+			say "copied $f with scp ($(wc -c <"$outdir/$f") bytes, sha256 matches the guest's)"
+			pass
+		else
+			fail "$f copied by scp differs from the guest's (sha256 $have, guest $want)"
+		fi
+	done <"$share/fetch.list"
+}
+
+say "booting: smp=$smp mem=$mem accel=$accel mode=$mode tests='$tests'"
+start=$(date +%s)
+"${qemu[@]}" -display none -monitor none -serial file:"$console" </dev/null \
+	>"$outdir/qemu.log" 2>&1 &
+qemu_pid=$!
+trap 'kill -9 $qemu_pid 2>/dev/null || true' EXIT
+
+fetched=0 booted=0 verdict=
+while kill -0 "$qemu_pid" 2>/dev/null; do
+	elapsed=$(($(date +%s) - start))
+	if grep -qE "$fatal_re" "$console" 2>/dev/null; then
+		sleep 1 # let the rest of the report reach the log
+		verdict="kernel error on the console after ${elapsed} s"
+		break
+	fi
+	state=$(cat "$share/state" 2>/dev/null || true)
+	if [ "$booted" = 0 ] && [ -n "$state" ]; then
+		booted=1
+		say "guest userspace up after ${elapsed} s"
+	fi
+	if [ "$state" = done ] && [ "$fetched" = 0 ]; then
+		fetched=1
+		fetch_files
+		touch "$share/host-done"
+	fi
+	if [ "$elapsed" -ge "$timeout" ]; then
+		verdict="timeout after ${timeout} s (state: ${state:-none})"
+		break
+	fi
+	sleep 0.5
+done
+kill -9 "$qemu_pid" 2>/dev/null || true
+wait "$qemu_pid" 2>/dev/null || true
+trap - EXIT
+elapsed=$(($(date +%s) - start))
+
+if [ -n "$verdict" ]; then
+	fail "$verdict"
+	grep -nE -B2 -A25 "$fatal_re" "$console" | head -n 60 | sed 's/^/    | /' >&2 || true
+elif grep -qE "$fatal_re" "$console"; then
+	fail "kernel error on the console"
+	grep -nE -B2 -A25 "$fatal_re" "$console" | head -n 60 | sed 's/^/    | /' >&2
+elif [ "$(cat "$share/state" 2>/dev/null)" != done ]; then
+	fail "guest stopped before finishing its job (state: $(cat "$share/state" 2>/dev/null || echo none))"
+	tail -n 30 "$console" | sed 's/^/    | /' >&2
+else
+	pass
+fi
+
+# In-guest BATS results (TAP).
+bats_passed=0 bats_failed=0
+if [ "$mode" = test ]; then
+	cp "$share/results.tap" "$outdir/results.tap" 2>/dev/null || true
+	if [ ! -s "$outdir/results.tap" ]; then
+		fail "no TAP results from the guest"
+		cat "$share/bats.stderr" 2>/dev/null | head -n 20 | sed 's/^/    | /' >&2 || true
+	else
+		bats_passed=$(grep -c '^ok ' "$outdir/results.tap" || true)
+		bats_failed=$(grep -c '^not ok ' "$outdir/results.tap" || true)
+		plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$outdir/results.tap" | head -n1)
+		if [ "$bats_failed" -gt 0 ]; then
+			grep -A12 '^not ok ' "$outdir/results.tap" | sed 's/^/    | /' >&2
+		fi
+		if [ -n "$plan" ] && [ $((bats_passed + bats_failed)) -ne "$plan" ]; then
+			fail "TAP plan says $plan tests, guest reported $((bats_passed + bats_failed))"
+		fi
+	fi
+fi
+if [ "$mode" = demo ]; then
+	cp "$share/workload.log" "$outdir/" 2>/dev/null || true
+	if [ "$(cat "$share/workload.rc" 2>/dev/null)" != 0 ]; then
+		fail "the traced workload failed in the guest (see $outdir/workload.log)"
+		tail -n 20 "$outdir/workload.log" 2>/dev/null | sed 's/^/    | /' >&2 || true
+	elif [ ! -s "$outdir/kmap" ]; then
+		fail "no kmap was copied out of the guest"
+	fi
+fi
+
+# KUnit suites that ran at boot print KTAP on the console.
+"$top/vm/ktap-extract.sh" <"$console" >"$outdir/kunit.tap"
+kunit_passed=$(grep -cE '^    ok [0-9]+ ' "$outdir/kunit.tap" || true)
+kunit_failed=$(grep -cE '^    not ok [0-9]+ ' "$outdir/kunit.tap" || true)
+if [ "$kunit_failed" -gt 0 ]; then
+	grep -E '^    not ok ' "$outdir/kunit.tap" | sed 's/^/    | kunit: /' >&2
+fi
+
+passed=$((checks_passed + bats_passed + kunit_passed))
+failed=$((${#failures[@]} + bats_failed + kunit_failed))
+say "finished in ${elapsed} s: bats $bats_passed/$((bats_passed + bats_failed)), kunit $kunit_passed/$((kunit_passed + kunit_failed)), harness checks $checks_passed/$((checks_passed + ${#failures[@]})); results in ${outdir#$top/}"
+printf '%s\n' "${failures[@]}" >"$outdir/failures"
+
+if [ "$expect_fail" = 1 ]; then
+	# The harness's own tests: this run was meant to fail, and did or did not.
+	if [ "$failed" -gt 0 ]; then
+		echo "vm-$name: 1 passed, 0 failed"
+		exit 0
+	fi
+	echo "vm-$name: 0 passed, 1 failed"
+	exit 1
+fi
+echo "vm-$name: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
