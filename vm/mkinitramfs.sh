@@ -47,6 +47,7 @@ install_program /usr/bin/scp
 
 # bats-core: its launcher resolves its libexec and lib directories itself.
 install_file /usr/bin/bats
+mkdir -p "$root/usr/lib"
 cp -a /usr/lib/bats-core "$root/usr/lib/"
 mkdir -p "$root/usr/libexec"
 cp -a /usr/libexec/bats-core "$root/usr/libexec/"
