@@ -27,7 +27,7 @@ flock 9
 
 "$top/ci/kernel-tree.sh" prepare
 
-export CCACHE_DIR=${CCACHE_DIR:-$top/build/ccache}
+# ccache's own default directory, so that every clone on a machine shares it.
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 kmake=(make -C "$tree" O="$obj" -j"$jobs" CC="ccache gcc" HOSTCC="ccache gcc")
 mkdir -p "$obj"
