@@ -76,6 +76,8 @@ public:
 	}
 
 	size_t size() const { return size_; }
+	// Pointers to values stay valid while the capacity does not change.
+	size_t capacity() const { return slots_.size(); }
 	bool empty() const { return size_ == 0; }
 
 	// Calls fn(key, value) for every entry, in table order.

@@ -1,0 +1,64 @@
+// Opens a kmap for reading: a regular uncompressed file is mapped into
+// memory; standard input ("-"), pipes and gzip or zstd compressed files are
+// read as a stream (the compression is recognised by its magic bytes).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace capmap {
+
+class ByteStream {
+public:
+	virtual ~ByteStream() = default;
+	// Reads up to n bytes; returns 0 only at the end of the data. Throws
+	// IoError or DataError (corrupt or truncated compressed data).
+	virtual size_t read(char *buffer, size_t n) = 0;
+};
+
+class Input {
+public:
+	// Throws IoError if the file cannot be opened.
+	static std::unique_ptr<Input> open(const std::string &path);
+	// An input over bytes held by the caller (tests, fuzzing).
+	static std::unique_ptr<Input> from_memory(std::string_view bytes, std::string name);
+	~Input();
+
+	Input(const Input &) = delete;
+	Input &operator=(const Input &) = delete;
+
+	const std::string &name() const { return name_; }
+	// The whole input when it is mapped (or in memory); nullptr otherwise.
+	bool is_mapped() const { return stream_ == nullptr; }
+	std::string_view mapped() const { return mapped_; }
+	ByteStream &stream() { return *stream_; }
+	// Lets the kernel drop mapped pages that were parsed, so the resident
+	// set does not grow with the file.
+	void release(std::string_view range) const;
+
+	// For the progress bar: size of the file on disk (0 when unknown) and
+	// bytes of it consumed so far.
+	uint64_t disk_size() const { return disk_size_; }
+	uint64_t disk_consumed() const { return disk_consumed_->load(std::memory_order_relaxed); }
+	void add_consumed(uint64_t n) const { disk_consumed_->fetch_add(n, std::memory_order_relaxed); }
+	std::string_view compression() const { return compression_; }
+
+private:
+	Input() = default;
+
+	std::string name_;
+	int fd_ = -1;
+	void *map_ = nullptr;
+	size_t map_size_ = 0;
+	std::string_view mapped_;
+	std::unique_ptr<ByteStream> stream_;
+	uint64_t disk_size_ = 0;
+	std::shared_ptr<std::atomic<uint64_t>> disk_consumed_ = std::make_shared<std::atomic<uint64_t>>(0);
+	std::string compression_ = "none";
+};
+
+} // namespace capmap

@@ -1,0 +1,363 @@
+// The kmap line parser.
+//
+// A kmap is text: optional '#' header lines, then object lines (not
+// indented), each followed by the access lines (indented) of that object.
+// parse_piece() parses a run of complete lines and calls a visitor:
+//
+//   void on_object(const ObjectRecord &);   // an object line
+//   void on_access(const AccessRecord &);   // an access line of that object
+//   void on_object_end();                   // no more access lines follow
+//
+// String fields of ObjectRecord point into the input and are valid only
+// during the call. The visitor may throw DataError (e.g. a sum overflows);
+// that stops the parse with an error at the current line even in lenient mode.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "capmap/errors.hpp"
+#include "capmap/numbers.hpp"
+
+namespace capmap {
+
+enum class Layout {
+	Auto,     // detect from the input
+	V1,       // this project: 10 object fields, access ip,pid,writes,reads
+	Legacy10, // original Memorizer: 10 object fields, access ip,writes,reads
+	Legacy11, // original Memorizer: 11 object fields, access ip,writes,reads,pid
+};
+
+std::string_view layout_name(Layout layout);
+std::optional<Layout> layout_from_name(std::string_view name);
+
+// Decides the layout from the first lines of a kmap (complete lines). An
+// input without object or access lines is V1 (all layouts read it the same).
+// Throws DataError if the lines fit no layout.
+Layout detect_layout(std::string_view head, const std::string &file_name);
+
+inline constexpr uint32_t kUnknownPid = 0xffffffffu;
+inline constexpr uint64_t kMaxPid = 0x7fffffffu;
+// Longer lines are malformed; this bounds memory when reading a stream.
+inline constexpr size_t kMaxLineLength = 64 * 1024;
+
+struct ObjectRecord {
+	uint64_t alloc_ip = 0;
+	uint64_t va = 0;
+	uint64_t size = 0;
+	uint64_t alloc_jiffies = 0;
+	uint64_t free_jiffies = 0; // 0: still live when the kmap was written
+	uint64_t free_ip = 0;
+	uint32_t alloc_pid = 0;
+	std::string_view allocator;
+	std::string_view comm;
+	std::string_view slab_cache; // "-" when the object is not from a slab cache
+	std::string_view kind;       // Legacy11 only
+	bool live() const { return free_jiffies == 0; }
+};
+
+struct AccessRecord {
+	uint64_t ip = 0;
+	uint64_t writes = 0;
+	uint64_t reads = 0;
+	uint32_t pid = kUnknownPid; // Legacy10 has no accessor pid
+};
+
+// Accesses to memory the kernel did not track are reported inside
+// pseudo-objects; these allocator names mark them (the original Memorizer's
+// MEM_UFO_* kinds, and UNTRACKED/UNKNOWN).
+bool is_untracked_allocator(std::string_view allocator);
+
+struct PieceResult {
+	uint64_t lines = 0;          // complete lines consumed
+	uint64_t skipped = 0;        // lenient: malformed lines skipped
+	uint64_t orphaned = 0;       // lenient: access lines of a skipped object line
+	bool object_open = false;    // the last object may continue in the next piece
+	bool failed = false;         // stopped at error_line
+	bool stopped = false;        // gave up because an earlier piece failed
+	uint64_t error_line = 0;     // 1-based within the piece
+	std::string error;           // "expected ..., found '...'"
+	uint64_t first_skip_line = 0; // lenient: first skipped line, 1-based within the piece
+	std::string first_skip;
+};
+
+namespace detail {
+
+// Quotes the text at a failure point for the "found '...'" part.
+std::string describe_found(const char *at, const char *line_end);
+std::string line_too_long(size_t length);
+
+struct Cursor {
+	const char *p;
+	const char *fail_at = nullptr;
+	const char *fail_what = nullptr;
+
+	bool fail(const char *what)
+	{
+		fail_at = p;
+		fail_what = what;
+		return false;
+	}
+	bool hex(uint64_t &value, const char *what)
+	{
+		const char *q = parse_hex(p, value);
+		if (!q)
+			return fail(what);
+		p = q;
+		return true;
+	}
+	bool dec(uint64_t &value, const char *what)
+	{
+		const char *q = parse_dec(p, value);
+		if (!q)
+			return fail(what);
+		p = q;
+		return true;
+	}
+	bool pid(uint32_t &value, const char *what)
+	{
+		uint64_t v;
+		const char *q = parse_dec(p, v);
+		if (!q || v > kMaxPid)
+			return fail(what);
+		value = static_cast<uint32_t>(v);
+		p = q;
+		return true;
+	}
+	bool comma(const char *what)
+	{
+		if (*p != ',')
+			return fail(what);
+		++p;
+		return true;
+	}
+	bool end_of_line(const char *what)
+	{
+		if (*p == '\r')
+			++p;
+		if (*p != '\n')
+			return fail(what);
+		return true;
+	}
+};
+
+// Parses an access line after its indentation; on success c.p is at '\n'.
+template <Layout L>
+inline bool parse_access(Cursor &c, AccessRecord &a)
+{
+	if constexpr (L == Layout::V1) {
+		return c.hex(a.ip, "access_ip (hexadecimal)") && c.comma("',' after access_ip") &&
+		       c.pid(a.pid, "access_pid (decimal, at most 2147483647)") && c.comma("',' after access_pid") &&
+		       c.dec(a.writes, "writes (decimal, at most 2^64-1)") && c.comma("',' after writes") &&
+		       c.dec(a.reads, "reads (decimal, at most 2^64-1)") &&
+		       c.end_of_line("end of line after reads (access lines of this layout have 4 fields)");
+	} else if constexpr (L == Layout::Legacy10) {
+		return c.hex(a.ip, "access_ip (hexadecimal)") && c.comma("',' after access_ip") &&
+		       c.dec(a.writes, "writes (decimal, at most 2^64-1)") && c.comma("',' after writes") &&
+		       c.dec(a.reads, "reads (decimal, at most 2^64-1)") &&
+		       c.end_of_line("end of line after reads (access lines of this layout have 3 fields)");
+	} else {
+		return c.hex(a.ip, "access_ip (hexadecimal)") && c.comma("',' after access_ip") &&
+		       c.dec(a.writes, "writes (decimal, at most 2^64-1)") && c.comma("',' after writes") &&
+		       c.dec(a.reads, "reads (decimal, at most 2^64-1)") && c.comma("',' after reads") &&
+		       c.pid(a.pid, "access_pid (decimal, at most 2147483647)") &&
+		       c.end_of_line("end of line after access_pid (access lines of this layout have 4 fields)");
+	}
+}
+
+// Text fields must be printable; this rejects binary garbage early.
+inline bool printable(std::string_view text)
+{
+	for (unsigned char ch : text)
+		if (ch < 0x20 || ch == 0x7f)
+			return false;
+	return true;
+}
+
+inline bool identifier(std::string_view text)
+{
+	if (text.empty())
+		return false;
+	for (unsigned char ch : text)
+		if (!(ch == '_' || (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')))
+			return false;
+	return true;
+}
+
+// Parses an object line [c.p, eol) (eol points at '\n' or at a '\r' before it).
+template <Layout L>
+inline bool parse_object(Cursor &c, const char *eol, ObjectRecord &o)
+{
+	if (!(c.hex(o.alloc_ip, "alloc_ip (hexadecimal)") && c.comma("',' after alloc_ip") &&
+	      c.pid(o.alloc_pid, "alloc_pid (decimal, at most 2147483647)") && c.comma("',' after alloc_pid") &&
+	      c.hex(o.va, "va (hexadecimal)") && c.comma("',' after va") &&
+	      c.dec(o.size, "size (decimal, at most 2^64-1)") && c.comma("',' after size") &&
+	      c.dec(o.alloc_jiffies, "alloc_jiffies (decimal)") && c.comma("',' after alloc_jiffies") &&
+	      c.dec(o.free_jiffies, "free_jiffies (decimal)") && c.comma("',' after free_jiffies") &&
+	      c.hex(o.free_ip, "free_ip (hexadecimal)") && c.comma("',' after free_ip")))
+		return false;
+	const char *comma = static_cast<const char *>(memchr(c.p, ',', static_cast<size_t>(eol - c.p)));
+	if (!comma)
+		return c.fail("allocator name followed by ',' and comm");
+	o.allocator = std::string_view(c.p, static_cast<size_t>(comma - c.p));
+	if (!identifier(o.allocator))
+		return c.fail("allocator name (letters, digits, '_')");
+	c.p = comma + 1;
+	// comm may contain commas: take the trailing fixed fields from the right.
+	const char *rest_end = eol;
+	auto take_last = [&](std::string_view &field, const char *what) {
+		const char *last = static_cast<const char *>(memrchr(c.p, ',', static_cast<size_t>(rest_end - c.p)));
+		if (!last)
+			return c.fail(what);
+		field = std::string_view(last + 1, static_cast<size_t>(rest_end - last - 1));
+		if (field.empty() || !printable(field)) {
+			c.p = last + 1;
+			return c.fail(what);
+		}
+		rest_end = last;
+		return true;
+	};
+	if constexpr (L == Layout::Legacy11) {
+		if (!take_last(o.kind, "',' and allocation kind as the 11th field"))
+			return false;
+	}
+	if (!take_last(o.slab_cache, "',' and slab_cache name (or '-') after comm"))
+		return false;
+	o.comm = std::string_view(c.p, static_cast<size_t>(rest_end - c.p));
+	if (!printable(o.comm))
+		return c.fail("comm (printable text)");
+	return true;
+}
+
+template <Layout L, class Visitor>
+PieceResult parse_lines(std::string_view text, bool lenient, bool object_open, bool close_at_end,
+			Visitor &visitor, const std::atomic<bool> *stop)
+{
+	PieceResult r;
+	const char *p = text.data();
+	const char *const end = p + text.size();
+	bool skipping_object = false; // lenient: the current object line was bad
+	auto record_error = [&](const char *line_start, std::string message) {
+		if (!lenient) {
+			r.failed = true;
+			r.error_line = r.lines;
+			r.error = std::move(message);
+			return false;
+		}
+		if (r.skipped == 0 && r.orphaned == 0) {
+			r.first_skip_line = r.lines;
+			r.first_skip = std::move(message);
+		}
+		++r.skipped;
+		(void)line_start;
+		return true;
+	};
+	try {
+		while (p < end) {
+			++r.lines;
+			if ((r.lines & 0xffff) == 0 && stop && stop->load(std::memory_order_relaxed)) {
+				r.stopped = true;
+				break;
+			}
+			const char first = *p;
+			if (first == ' ' || first == '\t') {
+				Cursor c{p};
+				while (*c.p == ' ' || *c.p == '\t')
+					++c.p;
+				AccessRecord a;
+				if (!parse_access<L>(c, a)) [[unlikely]] {
+					const char *eol = static_cast<const char *>(memchr(p, '\n', static_cast<size_t>(end - p)));
+					size_t length = static_cast<size_t>(eol - p);
+					std::string message = length > kMaxLineLength
+								      ? line_too_long(length)
+								      : std::string("expected ") + c.fail_what + ", found " +
+										describe_found(c.fail_at, eol);
+					if (!record_error(p, std::move(message)))
+						break;
+					p = eol + 1;
+					continue;
+				}
+				p = c.p + 1;
+				if (object_open) [[likely]] {
+					visitor.on_access(a);
+				} else if (skipping_object) {
+					++r.orphaned;
+				} else {
+					if (!record_error(p, "expected an object line before the first access line, found an "
+							     "indented access line"))
+						break;
+				}
+				continue;
+			}
+			const char *eol = static_cast<const char *>(memchr(p, '\n', static_cast<size_t>(end - p)));
+			size_t length = static_cast<size_t>(eol - p);
+			if (first == '#' || first == '\n' || (first == '\r' && length == 1)) {
+				p = eol + 1; // header, comment or blank line
+				continue;
+			}
+			if (object_open) {
+				visitor.on_object_end();
+				object_open = false;
+			}
+			skipping_object = false;
+			if (length > kMaxLineLength) [[unlikely]] {
+				if (!record_error(p, line_too_long(length)))
+					break;
+				skipping_object = true;
+				p = eol + 1;
+				continue;
+			}
+			const char *content_end = (length > 0 && eol[-1] == '\r') ? eol - 1 : eol;
+			Cursor c{p};
+			ObjectRecord o;
+			if (!parse_object<L>(c, content_end, o)) [[unlikely]] {
+				if (!record_error(p, std::string("expected ") + c.fail_what + ", found " +
+							     describe_found(c.fail_at, eol)))
+					break;
+				skipping_object = true;
+				p = eol + 1;
+				continue;
+			}
+			visitor.on_object(o);
+			object_open = true;
+			p = eol + 1;
+		}
+		if (object_open && close_at_end && !r.failed && !r.stopped) {
+			visitor.on_object_end();
+			object_open = false;
+		}
+	} catch (const DataError &e) {
+		r.failed = true;
+		r.error_line = r.lines;
+		r.error = e.what();
+	}
+	r.object_open = object_open;
+	return r;
+}
+
+} // namespace detail
+
+// Parses complete lines (text is empty or ends with '\n'). object_open says
+// the first access lines continue an object of the previous piece;
+// close_at_end says the last object ends with this piece.
+template <class Visitor>
+PieceResult parse_piece(std::string_view text, Layout layout, bool lenient, bool object_open, bool close_at_end,
+			Visitor &visitor, const std::atomic<bool> *stop = nullptr)
+{
+	switch (layout) {
+	case Layout::Legacy10:
+		return detail::parse_lines<Layout::Legacy10>(text, lenient, object_open, close_at_end, visitor, stop);
+	case Layout::Legacy11:
+		return detail::parse_lines<Layout::Legacy11>(text, lenient, object_open, close_at_end, visitor, stop);
+	case Layout::V1:
+	case Layout::Auto:
+		break;
+	}
+	return detail::parse_lines<Layout::V1>(text, lenient, object_open, close_at_end, visitor, stop);
+}
+
+} // namespace capmap

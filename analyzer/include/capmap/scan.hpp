@@ -1,0 +1,64 @@
+// Drives the parser over an Input: one streaming pass, split across threads.
+//
+// The input is cut into blocks (the whole file when it is mapped, otherwise
+// read buffers) and each block into pieces that start at object lines, so a
+// piece never needs state from another. Worker w feeds visitor w; the caller
+// merges the visitors afterwards. Worker 0 always takes the first and the last
+// piece of a block, so an object whose access lines run past the end of a
+// read buffer stays with one visitor.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "capmap/input.hpp"
+#include "capmap/kmap.hpp"
+
+namespace capmap {
+
+struct ScanOptions {
+	Layout layout = Layout::Auto;
+	bool lenient = false;
+	unsigned threads = 0;             // 0: one per CPU
+	size_t piece_size = 8u << 20;     // bytes per work item
+	size_t block_size = 16u << 20;    // read buffer for streams
+	bool progress = false;            // draw a progress bar on stderr
+};
+
+struct ScanStats {
+	std::string name;
+	Layout layout = Layout::V1;
+	std::string compression;
+	uint64_t bytes = 0;    // uncompressed bytes parsed
+	uint64_t lines = 0;
+	uint64_t skipped = 0;  // lenient: malformed lines
+	uint64_t orphaned = 0; // lenient: access lines of skipped object lines
+	std::string first_skip; // lenient: "FILE:LINE: message" of the first one
+	double seconds = 0;
+};
+
+unsigned worker_count(const ScanOptions &options);
+
+using PieceParser = std::function<PieceResult(unsigned worker, Layout layout, std::string_view text, bool object_open,
+					      bool close_at_end, const std::atomic<bool> *stop)>;
+
+// Throws DataError ("FILE:LINE: ...") on malformed input in strict mode,
+// IoError on read errors.
+ScanStats scan_input(Input &input, const ScanOptions &options, unsigned workers, const PieceParser &parse);
+
+// Parses input into visitors (one per worker, visitors.size() workers).
+template <class Visitor>
+ScanStats scan_kmap(Input &input, const ScanOptions &options, std::vector<Visitor> &visitors)
+{
+	return scan_input(input, options, static_cast<unsigned>(visitors.size()),
+			  [&](unsigned worker, Layout layout, std::string_view text, bool open, bool close,
+			      const std::atomic<bool> *stop) {
+				  return parse_piece(text, layout, options.lenient, open, close, visitors[worker], stop);
+			  });
+}
+
+} // namespace capmap

@@ -1,0 +1,93 @@
+// capmap summary: totals and per-site / cache / allocator / process tables in
+// which every object and every access is counted exactly once, so each
+// table's rows add up to the totals.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "capmap/flat_map.hpp"
+#include "capmap/kmap.hpp"
+#include "capmap/names.hpp"
+
+namespace capmap {
+
+struct Counts {
+	uint64_t objects = 0;
+	uint64_t live = 0;
+	uint64_t bytes = 0;
+	uint64_t records = 0; // access lines
+	uint64_t reads = 0;
+	uint64_t writes = 0;
+
+	uint64_t accesses() const { return reads + writes; }
+	void add(const Counts &other);
+	bool operator==(const Counts &) const = default;
+};
+
+// One object of the "most accessed objects" table.
+struct ObjectRow {
+	uint64_t va = 0;
+	uint64_t size = 0;
+	uint64_t alloc_ip = 0;
+	uint64_t alloc_jiffies = 0;
+	uint64_t free_jiffies = 0;
+	uint32_t alloc_pid = 0;
+	uint64_t comm = 0;      // NameTable keys
+	uint64_t cache = 0;
+	uint64_t allocator = 0;
+	uint64_t records = 0;
+	uint64_t reads = 0;
+	uint64_t writes = 0;
+	bool untracked = false;
+
+	uint64_t accesses() const { return reads + writes; }
+};
+
+// Orders objects for the top table: most accesses first, then by address
+// and time so the result does not depend on thread scheduling.
+bool heavier(const ObjectRow &a, const ObjectRow &b);
+
+struct SummaryOptions {
+	size_t top_objects = 10;
+	bool accessors = false; // also count accesses per access ip (diff needs it)
+};
+
+class SummaryVisitor {
+public:
+	explicit SummaryVisitor(const SummaryOptions &options = {}) : options_(options) {}
+
+	void on_object(const ObjectRecord &object);
+	void on_access(const AccessRecord &access);
+	void on_object_end();
+
+	// Adds other into this; throws DataError if a total overflows 64 bits.
+	void merge(const SummaryVisitor &other);
+	// Checks that reads + writes fits 64 bits and sorts the object table.
+	void finish();
+
+	Counts totals;
+	Counts untracked; // part of totals: accesses to pseudo-objects of untracked memory
+	FlatMap<uint64_t, Counts> sites;      // by alloc_ip
+	FlatMap<uint64_t, Counts> caches;     // by name key
+	FlatMap<uint64_t, Counts> allocators; // by name key
+	// by pid: objects/live/bytes of objects it allocated, records/reads/writes of its accesses
+	FlatMap<uint64_t, Counts> processes;
+	FlatMap<uint64_t, uint64_t> process_comm; // pid -> name key (alphabetically first seen)
+	FlatMap<uint64_t, Counts> accessors;      // by access ip, when options.accessors
+	NameTable names;
+	std::vector<ObjectRow> top_objects; // heap of at most top_objects, sorted by finish()
+
+private:
+	void note_comm(uint32_t pid, uint64_t comm_key);
+	void keep_top(const ObjectRow &row);
+
+	SummaryOptions options_;
+	ObjectRow current_;
+	bool has_current_ = false;
+	uint64_t last_pid_ = ~0ull;
+	Counts *last_process_ = nullptr;
+	size_t last_process_capacity_ = 0;
+};
+
+} // namespace capmap

@@ -1,0 +1,248 @@
+#include "capmap/cli.hpp"
+
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#include "capmap/errors.hpp"
+#include "capmap/report.hpp"
+#include "capmap/scan.hpp"
+#include "capmap/summary.hpp"
+#include "capmap/symbols.hpp"
+
+namespace po = boost::program_options;
+
+namespace capmap {
+
+namespace {
+
+constexpr const char *kVersion = "capmap 1.0";
+
+constexpr const char *kMainUsage = R"(usage: capmap COMMAND [OPTIONS] ARGS
+
+Analyzes a Memorizer kmap (CAPMAP): which code accesses which kernel objects.
+
+commands:
+  summary KMAP        totals and top allocation sites, caches, allocators,
+                      processes and objects
+  graph KMAP          access graph: code -> object groups, with read and
+                      write counts (DOT, GraphML, JSON, CSV)
+  object ADDR KMAP    every object seen at an address, its lifetime and who
+                      accessed it
+  diff A B            what changed between two kmaps
+
+KMAP may be '-' for standard input; gzip and zstd input is recognised.
+'capmap COMMAND --help' lists the options of a command.
+
+exit status: 0 success, 1 usage error, 2 malformed input, 3 I/O error
+)";
+
+struct CommonOptions {
+	std::string input_format = "auto";
+	bool lenient = false;
+	unsigned threads = 0;
+	std::string symbols_path;
+	std::string format = "text";
+	size_t top = 10;
+	bool no_progress = false;
+	size_t piece_size = 8u << 20;
+	size_t block_size = 16u << 20;
+
+	std::optional<SymbolTable> symbols;
+	Layout layout = Layout::Auto;
+	OutputFormat output = OutputFormat::Text;
+};
+
+void add_input_options(po::options_description &desc, CommonOptions &o)
+{
+	desc.add_options()("help,h", "show this help")(
+		"input-format", po::value(&o.input_format)->default_value("auto"),
+		"kmap layout: auto, v1, legacy10 or legacy11")("lenient", po::bool_switch(&o.lenient),
+							       "skip malformed lines, count them and report at the end")(
+		"threads,j", po::value(&o.threads)->default_value(0), "parser threads (0: one per CPU)")(
+		"symbols,s", po::value(&o.symbols_path), "System.map or saved /proc/kallsyms: show ips as function+offset")(
+		"no-progress", po::bool_switch(&o.no_progress), "never draw the progress bar on stderr");
+}
+
+// Options for tests: small pieces and buffers exercise the splitting code.
+void add_hidden_options(po::options_description &desc, CommonOptions &o)
+{
+	desc.add_options()("piece-size", po::value(&o.piece_size)->default_value(8u << 20), "bytes per work item")(
+		"block-size", po::value(&o.block_size)->default_value(16u << 20), "stream read buffer");
+}
+
+void finish_common(CommonOptions &o, std::initializer_list<std::string_view> formats)
+{
+	auto layout = layout_from_name(o.input_format);
+	if (!layout)
+		throw UsageError(fmt::format("unknown --input-format '{}' (auto, v1, legacy10, legacy11)", o.input_format));
+	o.layout = *layout;
+	bool format_ok = false;
+	for (std::string_view f : formats)
+		format_ok |= f == o.format;
+	auto output = output_format_from_name(o.format);
+	if (!format_ok || !output)
+		throw UsageError(fmt::format("unknown --format '{}'", o.format));
+	o.output = *output;
+	if (o.piece_size < 1 || o.block_size < 1)
+		throw UsageError("--piece-size and --block-size must be positive");
+	if (!o.symbols_path.empty())
+		o.symbols = SymbolTable::load(o.symbols_path);
+}
+
+ScanOptions scan_options(const CommonOptions &o)
+{
+	ScanOptions s;
+	s.layout = o.layout;
+	s.lenient = o.lenient;
+	s.threads = o.threads;
+	s.piece_size = o.piece_size;
+	s.block_size = o.block_size;
+	s.progress = !o.no_progress && isatty(STDERR_FILENO);
+	return s;
+}
+
+void report_skips(const ScanStats &stats)
+{
+	if (stats.skipped || stats.orphaned)
+		fmt::print(stderr, "capmap: {}: skipped {} malformed lines and {} access lines of skipped objects; first: {}\n",
+			   stats.name, stats.skipped, stats.orphaned, stats.first_skip);
+}
+
+// Parses one kmap into a visitor per thread and merges them in thread order.
+template <class Visitor, class Make>
+Visitor scan_file(const std::string &path, const CommonOptions &o, Make make, ScanStats &stats)
+{
+	auto input = Input::open(path);
+	ScanOptions so = scan_options(o);
+	unsigned n = worker_count(so);
+	std::vector<Visitor> visitors;
+	visitors.reserve(n);
+	for (unsigned i = 0; i < n; ++i)
+		visitors.push_back(make());
+	stats = scan_kmap(*input, so, visitors);
+	try {
+		for (unsigned i = 1; i < n; ++i)
+			visitors[0].merge(visitors[i]);
+	} catch (const DataError &e) {
+		throw DataError(fmt::format("{}: {}", input->name(), e.what()));
+	}
+	report_skips(stats);
+	return std::move(visitors[0]);
+}
+
+void write_stdout(const std::string &text)
+{
+	if (fwrite(text.data(), 1, text.size(), stdout) != text.size() || fflush(stdout) != 0)
+		throw IoError("standard output: write failed");
+}
+
+struct Parsed {
+	po::variables_map vm;
+	bool help = false;
+};
+
+Parsed parse_args(const std::vector<std::string> &args, const po::options_description &visible,
+		  const po::options_description &all, const po::positional_options_description &positional)
+{
+	Parsed p;
+	po::store(po::command_line_parser(args).options(all).positional(positional).run(), p.vm);
+	po::notify(p.vm);
+	p.help = p.vm.count("help") > 0;
+	(void)visible;
+	return p;
+}
+
+int cmd_summary(const std::vector<std::string> &args)
+{
+	CommonOptions o;
+	std::string kmap;
+	std::string sort = "accesses";
+	po::options_description visible("usage: capmap summary [OPTIONS] KMAP\n\n"
+					"Totals, then the top allocation sites, slab caches, allocator kinds,\n"
+					"processes and most accessed objects. Each table's rows plus its\n"
+					"'others' row add up to the totals.\n\noptions");
+	add_input_options(visible, o);
+	visible.add_options()("format,f", po::value(&o.format)->default_value("text"), "text, json or csv")(
+		"top,n", po::value(&o.top)->default_value(10), "rows per table (0: all rows)")(
+		"sort", po::value(&sort)->default_value("accesses"), "order rows by accesses, objects or bytes");
+	po::options_description all;
+	all.add(visible);
+	add_hidden_options(all, o);
+	all.add_options()("kmap", po::value(&kmap));
+	po::positional_options_description positional;
+	positional.add("kmap", 1);
+	Parsed p = parse_args(args, visible, all, positional);
+	if (p.help) {
+		std::cout << visible << "\n";
+		return kExitOk;
+	}
+	if (kmap.empty())
+		throw UsageError("summary needs a KMAP argument");
+	finish_common(o, {"text", "json", "csv"});
+	auto sort_key = sort_key_from_name(sort);
+	if (!sort_key)
+		throw UsageError(fmt::format("unknown --sort '{}' (accesses, objects, bytes)", sort));
+	ScanStats stats;
+	SummaryOptions so;
+	so.top_objects = o.top == 0 ? 100 : o.top;
+	SummaryVisitor summary = scan_file<SummaryVisitor>(kmap, o, [&] { return SummaryVisitor(so); }, stats);
+	summary.finish();
+	SummaryReportOptions ro;
+	ro.format = o.output;
+	ro.top = o.top;
+	ro.sort = *sort_key;
+	ro.symbols = o.symbols ? &*o.symbols : nullptr;
+	write_stdout(render_summary(summary, stats, ro));
+	return kExitOk;
+}
+
+} // namespace
+
+int run_cli(int argc, char **argv)
+{
+	std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+	try {
+		if (args.empty()) {
+			fmt::print(stderr, "{}", kMainUsage);
+			return kExitUsage;
+		}
+		std::string command = args.front();
+		args.erase(args.begin());
+		if (command == "--help" || command == "-h" || command == "help") {
+			fmt::print("{}", kMainUsage);
+			return kExitOk;
+		}
+		if (command == "--version") {
+			fmt::print("{}\n", kVersion);
+			return kExitOk;
+		}
+		if (command == "summary")
+			return cmd_summary(args);
+		throw UsageError(fmt::format("unknown command '{}'", command));
+	} catch (const UsageError &e) {
+		fmt::print(stderr, "capmap: {}\nTry 'capmap --help'.\n", e.what());
+		return kExitUsage;
+	} catch (const po::error &e) {
+		fmt::print(stderr, "capmap: {}\nTry 'capmap --help'.\n", e.what());
+		return kExitUsage;
+	} catch (const DataError &e) {
+		// Already "FILE:LINE: expected ..., found '...'", like a compiler.
+		fmt::print(stderr, "{}\n", e.what());
+		return kExitBadInput;
+	} catch (const IoError &e) {
+		fmt::print(stderr, "capmap: {}\n", e.what());
+		return kExitIo;
+	} catch (const std::bad_alloc &) {
+		fmt::print(stderr, "capmap: out of memory\n");
+		return kExitIo;
+	}
+}
+
+} // namespace capmap

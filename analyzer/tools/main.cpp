@@ -1,0 +1,3 @@
+#include "capmap/cli.hpp"
+
+int main(int argc, char **argv) { return capmap::run_cli(argc, argv); }
