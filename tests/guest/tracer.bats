@@ -1,0 +1,400 @@
+#!/usr/bin/env bats
+# In-guest tests of tracer.ko (Documentation/tracer.rst).
+#
+# tracer_test.ko starts kernel threads that make known numbers of the
+# counted calls (see its header comment); each test adds their PIDs through
+# /dev/tracer with tracerctl and checks their /proc/tracer rows exactly
+# (sched: at least the expected count).  Every test also checks that no
+# probe hit was missed.
+
+MODDIR=${TRACER_MODDIR:-/lib/modules-memorizer}
+TT=/sys/kernel/debug/tracer_test
+STATS=/sys/kernel/debug/tracer/stats
+HEADER='PID   kmalloc kfree kmalloc_mem kfree_mem  sched   up     down  lock   unlock'
+
+setup() {
+	insmod "$MODDIR/tracer.ko"
+	insmod "$MODDIR/tracer_test.ko"
+}
+
+teardown() {
+	if [ -d "$TT" ]; then
+		echo 1 >"$TT/stop"
+		rmmod tracer_test
+	fi
+	if [ -e /proc/tracer ]; then
+		rmmod tracer
+	fi
+}
+
+# spawn WORDS...: one worker thread (see tracer_test.c for the words)
+spawn() {
+	echo "$*" >"$TT/spawn"
+}
+
+worker_pids() {
+	cat "$TT/pids"
+}
+
+go() {
+	echo 1 >"$TT/go"
+}
+
+add_all() {
+	local pid
+	for pid in $(worker_pids); do
+		tracerctl add "$pid"
+	done
+}
+
+# row PID: the /proc/tracer row of PID, or nothing
+row() {
+	awk -v pid="$1" 'NR > 1 && $1 == pid' /proc/tracer
+}
+
+# expect_row PID KMALLOC KFREE KMALLOC_MEM KFREE_MEM SCHED UP DOWN LOCK UNLOCK
+# Every column must match exactly except sched, which must be at least SCHED.
+expect_row() {
+	local pid=$1 r
+	shift
+	r=$(row "$pid")
+	if [ -z "$r" ]; then
+		echo "no row for PID $pid in /proc/tracer:"
+		cat /proc/tracer
+		return 1
+	fi
+	echo "$r" | awk -v want="$pid $*" '
+		BEGIN { n = split(want, w, " ") }
+		{
+			if (NF != 10) { print "row has " NF " fields: " $0; exit 1 }
+			split("pid kmalloc kfree kmalloc_mem kfree_mem sched up down lock unlock", name, " ")
+			bad = 0
+			for (i = 1; i <= 10; i++) {
+				if (i == 6 ? $i + 0 < w[i] + 0 : $i != w[i]) {
+					print name[i] ": got " $i ", want " (i == 6 ? ">= " : "") w[i]
+					bad = 1
+				}
+			}
+			if (bad) { print "row:  " $0; print "want: " want; exit 1 }
+		}'
+}
+
+assert_no_row() {
+	if [ -n "$(row "$1")" ]; then
+		echo "PID $1 still has a row:"
+		cat /proc/tracer
+		return 1
+	fi
+}
+
+# wait_no_row PID: an exiting task's row goes when it reaches do_task_dead()
+wait_no_row() {
+	local i
+	for i in $(seq 100); do
+		[ -z "$(row "$1")" ] && return 0
+		sleep 0.1
+	done
+	assert_no_row "$1"
+}
+
+assert_no_missed() {
+	local missed
+	missed=$(awk '$1 == "missed" && $3 != 0' "$STATS")
+	if [ -n "$missed" ]; then
+		echo "probe hits missed:"
+		echo "$missed"
+		return 1
+	fi
+	awk '$1 == "records_dropped" && $2 != 0 { print; exit 1 }' "$STATS"
+}
+
+# expect_tracerctl ERRNO_NAME ARGS...: tracerctl must fail with that errno
+expect_tracerctl() {
+	local want=$1
+	shift
+	run tracerctl "$@"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"($want)"* ]]
+}
+
+@test "tracer: /proc/tracer has the exact header and /dev/tracer is misc 10:42" {
+	[ "$(cat /proc/tracer)" = "$HEADER" ]
+	[ -c /dev/tracer ]
+	[ "$(stat -c '%t:%T' /dev/tracer)" = "a:2a" ]
+	[ ! -w /proc/tracer ] || [ "$(stat -c %a /proc/tracer)" = 444 ]
+}
+
+@test "tracer: a new row is all zeros and the table keeps the order of addition" {
+	spawn sched=0
+	spawn sched=0
+	add_all
+	read -r a b < <(worker_pids | tr '\n' ' ')
+	[ "$(awk 'NR > 1 { print $1 }' /proc/tracer | tr '\n' ' ')" = "$a $b " ]
+	expect_row "$a" 0 0 0 0 0 0 0 0 0
+	expect_row "$b" 0 0 0 0 0 0 0 0 0
+}
+
+@test "tracer: kmalloc with a run-time size (__kmalloc_noprof), some freed" {
+	spawn kmalloc=10 size=100 path=var free=4
+	add_all
+	go
+	expect_row "$(worker_pids)" 10 4 1000 400 0 0 0 0 0
+	assert_no_missed
+}
+
+@test "tracer: kmalloc with a constant size from a cache (__kmalloc_cache_noprof)" {
+	spawn kmalloc=7 size=32 path=cache free=7
+	spawn kmalloc=5 size=1000 path=cache free=2
+	add_all
+	go
+	read -r a b < <(worker_pids | tr '\n' ' ')
+	expect_row "$a" 7 7 224 224 0 0 0 0 0
+	expect_row "$b" 5 2 5000 2000 0 0 0 0 0
+	assert_no_missed
+}
+
+@test "tracer: kmalloc of a constant size above the caches (__kmalloc_large_noprof)" {
+	spawn kmalloc=3 size=9000 path=large free=2
+	add_all
+	go
+	expect_row "$(worker_pids)" 3 2 27000 18000 0 0 0 0 0
+	assert_no_missed
+}
+
+@test "tracer: a large run-time size is counted once, not again inside kmalloc" {
+	spawn kmalloc=4 size=20000 path=var free=1
+	add_all
+	go
+	expect_row "$(worker_pids)" 4 1 80000 20000 0 0 0 0 0
+	assert_no_missed
+}
+
+@test "tracer: kmalloc(0) and kfree(ZERO_SIZE_PTR) count as calls of 0 bytes" {
+	spawn kmalloc=6 size=0 path=var free=6
+	add_all
+	go
+	expect_row "$(worker_pids)" 6 6 0 0 0 0 0 0 0
+	assert_no_missed
+}
+
+@test "tracer: a failed kmalloc is a call that allocated 0 bytes" {
+	spawn fail=3
+	add_all
+	go
+	expect_row "$(worker_pids)" 3 0 0 0 0 0 0 0 0
+	assert_no_missed
+}
+
+@test "tracer: kfree of blocks the process did not allocate adds no bytes" {
+	spawn foreign=4 size=64
+	add_all
+	go
+	expect_row "$(worker_pids)" 0 4 0 0 0 0 0 0 0
+	assert_no_missed
+}
+
+@test "tracer: schedule" {
+	spawn sched=50
+	add_all
+	go
+	expect_row "$(worker_pids)" 0 0 0 0 50 0 0 0 0
+	assert_no_missed
+}
+
+@test "tracer: up and down_interruptible" {
+	spawn sem=20
+	add_all
+	go
+	expect_row "$(worker_pids)" 0 0 0 0 0 20 20 0 0
+	assert_no_missed
+}
+
+@test "tracer: mutex_lock (mutex_lock_nested under lockdep) and mutex_unlock" {
+	spawn mutex=30
+	add_all
+	go
+	expect_row "$(worker_pids)" 0 0 0 0 0 0 0 30 30
+	assert_no_missed
+}
+
+@test "tracer: every counter at once, two rounds accumulate" {
+	spawn kmalloc=8 size=48 free=5 sched=10 sem=4 mutex=6 rounds=2
+	add_all
+	go
+	expect_row "$(worker_pids)" 8 5 384 240 10 4 4 6 6
+	go
+	expect_row "$(worker_pids)" 16 10 768 480 20 8 8 12 12
+	assert_no_missed
+}
+
+# threads N SHARED: N workers with distinct counts, all running at once
+threads() {
+	local n=$1 shared=$2 i pid
+	for ((i = 0; i < n; i++)); do
+		spawn kmalloc=$((i + 1)) size=$((8 * (i + 1))) free=$((i / 2)) \
+			sched=$((i + 1)) sem=$((2 * i + 1)) mutex=$((3 * i + 1)) \
+			shared="$shared"
+	done
+	add_all
+	go
+	i=0
+	for pid in $(worker_pids); do
+		expect_row "$pid" $((i + 1)) $((i / 2)) \
+			$((8 * (i + 1) * (i + 1))) $((8 * (i + 1) * (i / 2))) \
+			$((i + 1)) $((2 * i + 1)) $((2 * i + 1)) \
+			$((3 * i + 1)) $((3 * i + 1))
+		i=$((i + 1))
+	done
+	[ "$i" -eq "$n" ]
+	assert_no_missed
+}
+
+@test "tracer: 16 threads with distinct counts" {
+	threads 16 0
+}
+
+@test "tracer: 32 threads sleeping in down_interruptible and mutex_lock" {
+	threads 32 1
+}
+
+@test "tracer: remove hides the row at once, a new add starts from zero" {
+	spawn kmalloc=5 size=64 free=5 sem=3 mutex=2 rounds=3
+	pid=$(worker_pids)
+	tracerctl add "$pid"
+	go
+	expect_row "$pid" 5 5 320 320 0 3 3 2 2
+	tracerctl remove "$pid"
+	assert_no_row "$pid"
+	go
+	assert_no_row "$pid"
+	tracerctl add "$pid"
+	expect_row "$pid" 0 0 0 0 0 0 0 0 0
+	go
+	expect_row "$pid" 5 5 320 320 0 3 3 2 2
+	assert_no_missed
+}
+
+@test "tracer: adding and removing PIDs while their threads run" {
+	local i pid
+	for i in 1 2 3 4; do
+		spawn kmalloc=200 size=24 free=200 sched=200 sem=200 mutex=200
+	done
+	go &
+	local go_pid=$!
+	for i in $(seq 20); do
+		for pid in $(worker_pids); do
+			tracerctl add "$pid"
+		done
+		for pid in $(worker_pids); do
+			tracerctl remove "$pid"
+		done
+	done
+	wait "$go_pid"
+	[ "$(cat /proc/tracer)" = "$HEADER" ]
+	assert_no_missed
+}
+
+@test "tracer: exiting kernel threads leave the table" {
+	spawn kmalloc=2 size=16 sched=1
+	spawn mutex=2
+	spawn sem=2
+	add_all
+	go
+	pids=$(worker_pids)
+	for pid in $pids; do
+		[ -n "$(row "$pid")" ]
+	done
+	echo 1 >"$TT/stop"
+	for pid in $pids; do
+		wait_no_row "$pid"
+	done
+	grep -qx 'monitored 0' "$STATS"
+	assert_no_missed
+}
+
+@test "tracer: an exiting user process leaves the table" {
+	sleep 1000 &
+	local pid=$!
+	tracerctl add "$pid"
+	[ -n "$(row "$pid")" ]
+	kill "$pid"
+	wait "$pid" || true
+	wait_no_row "$pid"
+	expect_tracerctl ESRCH remove "$pid"
+}
+
+@test "tracer: adding a PID twice fails with EEXIST and keeps one row" {
+	spawn sem=1
+	pid=$(worker_pids)
+	tracerctl add "$pid"
+	go
+	expect_tracerctl EEXIST add "$pid"
+	[ "$(awk -v p="$pid" 'NR > 1 && $1 == p' /proc/tracer | wc -l)" -eq 1 ]
+	expect_row "$pid" 0 0 0 0 0 1 1 0 0
+}
+
+@test "tracer: bad requests and PIDs get clear errors and change nothing" {
+	local pid_max unused
+	pid_max=$(cat /proc/sys/kernel/pid_max)
+	unused=$((pid_max - 1))
+	while [ -d "/proc/$unused" ]; do unused=$((unused - 1)); done
+
+	expect_tracerctl ESRCH add "$unused"
+	expect_tracerctl ESRCH remove "$unused"
+	expect_tracerctl ENOENT remove $$
+	expect_tracerctl EINVAL add 0
+	expect_tracerctl EINVAL add -1
+	expect_tracerctl EINVAL remove -5
+	expect_tracerctl ENOTTY ioctl 0x1234 $$
+	# The right number with the wrong direction or size is not ours either.
+	expect_tracerctl ENOTTY ioctl $((0x4008012a)) $$
+	[ "$(cat /proc/tracer)" = "$HEADER" ]
+}
+
+@test "tracer: /proc/tracer and /dev/tracer go with rmmod and come back" {
+	tracerctl add $$
+	[ -n "$(row $$)" ]
+	rmmod tracer
+	[ ! -e /proc/tracer ]
+	[ ! -e /dev/tracer ]
+	[ ! -e /sys/kernel/debug/tracer ]
+	insmod "$MODDIR/tracer.ko"
+	[ "$(cat /proc/tracer)" = "$HEADER" ]
+	tracerctl add $$
+	expect_row $$ 0 0 0 0 0 0 0 0 0
+}
+
+@test "tracer: bad module parameters are refused" {
+	rmmod tracer
+	run insmod "$MODDIR/tracer.ko" maxactive=0
+	[ "$status" -ne 0 ]
+	run insmod "$MODDIR/tracer.ko" max_records=0
+	[ "$status" -ne 0 ]
+	[ ! -e /proc/tracer ]
+	insmod "$MODDIR/tracer.ko" maxactive=64 max_records=16
+	[ "$(cat /sys/module/tracer/parameters/max_records)" = 16 ]
+}
+
+@test "tracer: a full record table is counted in records_dropped" {
+	rmmod tracer
+	insmod "$MODDIR/tracer.ko" max_records=4
+	spawn kmalloc=10 size=64 free=10
+	add_all
+	go
+	# Six blocks could not be remembered, so their kfree added nothing.
+	expect_row "$(worker_pids)" 10 10 640 256 0 0 0 0 0
+	grep -qx 'records_dropped 6' "$STATS"
+}
+
+@test "tracer: 100 insmod/rmmod cycles with a monitored process" {
+	local i
+	rmmod tracer
+	for i in $(seq 100); do
+		insmod "$MODDIR/tracer.ko"
+		tracerctl add $$
+		[ -n "$(row $$)" ]
+		rmmod tracer
+		[ ! -e /proc/tracer ]
+	done
+}
