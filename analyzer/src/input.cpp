@@ -251,6 +251,14 @@ std::unique_ptr<Input> Input::from_memory(std::string_view bytes, std::string na
 	return in;
 }
 
+std::unique_ptr<Input> Input::from_memory_stream(std::string_view bytes, std::string name)
+{
+	std::unique_ptr<Input> in = from_memory(bytes, std::move(name));
+	if (!in->stream_)
+		in->stream_ = std::make_unique<MemoryStream>(bytes);
+	return in;
+}
+
 Input::~Input()
 {
 	if (map_)

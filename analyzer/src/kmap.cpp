@@ -94,11 +94,10 @@ std::string describe_found(const char *at, const char *line_end)
 {
 	if (at >= line_end || *at == '\r')
 		return "end of line";
-	const char *stop = at;
+	// Show the field at the failure point; at a stray ',' show the field after it.
+	const char *stop = *at == ',' ? at + 1 : at;
 	while (stop < line_end && *stop != ',' && *stop != '\r')
 		++stop;
-	if (stop == at)
-		stop = at + 1;
 	constexpr size_t kShown = 40;
 	bool cut = static_cast<size_t>(stop - at) > kShown;
 	if (cut)

@@ -139,6 +139,9 @@ void text_table(fmt::memory_buffer &out, const Table &t)
 	size_t width = t.key_title.size();
 	for (const TableRow &r : t.rows)
 		width = std::max(width, r.label.size());
+	std::string others = fmt::format("({} others)", t.other_rows);
+	if (t.other_rows)
+		width = std::max(width, others.size());
 	width = std::min<size_t>(width, 60);
 	fmt::format_to(std::back_inserter(out), "\n{}: {} distinct{}\n", t.name, t.distinct,
 		       t.other_rows ? fmt::format(", top {} shown", t.rows.size()) : std::string());
@@ -151,7 +154,7 @@ void text_table(fmt::memory_buffer &out, const Table &t)
 	for (const TableRow &r : t.rows)
 		row(r.label, r.counts);
 	if (t.other_rows)
-		row(fmt::format("({} others)", t.other_rows), t.others);
+		row(others, t.others);
 	row("total", t.total);
 }
 

@@ -68,7 +68,9 @@ void SummaryVisitor::on_object(const ObjectRecord &object)
 	++process.objects;
 	process.live += live;
 	process.bytes += object.size;
-	note_comm(object.alloc_pid, row.comm);
+	// Pseudo-objects of untracked memory carry no real task name.
+	if (!row.untracked)
+		note_comm(object.alloc_pid, row.comm);
 }
 
 void SummaryVisitor::on_access(const AccessRecord &access)

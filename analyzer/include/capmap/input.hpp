@@ -26,6 +26,8 @@ public:
 	static std::unique_ptr<Input> open(const std::string &path);
 	// An input over bytes held by the caller (tests, fuzzing).
 	static std::unique_ptr<Input> from_memory(std::string_view bytes, std::string name);
+	// The same bytes, but always read through the stream path (tests).
+	static std::unique_ptr<Input> from_memory_stream(std::string_view bytes, std::string name);
 	~Input();
 
 	Input(const Input &) = delete;

@@ -1,0 +1,309 @@
+// The kmap parser: every layout, detection, and every kind of malformed input.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include "capmap/generator.hpp"
+#include "capmap/kmap.hpp"
+#include "capmap/numbers.hpp"
+#include "helpers.hpp"
+
+namespace capmap {
+namespace {
+
+// Records the visitor calls as text, to compare whole parses.
+struct Recorder {
+	std::vector<std::string> events;
+	void on_object(const ObjectRecord &o)
+	{
+		events.push_back(fmt::format("object {:x} pid={} va={:x} size={} alloc={} free={} free_ip={:x} {} [{}] {} {}",
+					     o.alloc_ip, o.alloc_pid, o.va, o.size, o.alloc_jiffies, o.free_jiffies,
+					     o.free_ip, o.allocator, o.comm, o.slab_cache, o.kind));
+	}
+	void on_access(const AccessRecord &a)
+	{
+		events.push_back(fmt::format("access {:x} pid={} w={} r={}", a.ip, a.pid == kUnknownPid ? -1 : int(a.pid),
+					     a.writes, a.reads));
+	}
+	void on_object_end() { events.push_back("end"); }
+};
+
+PieceResult parse(std::string_view text, Layout layout, Recorder &r, bool lenient = false)
+{
+	return parse_piece(text, layout, lenient, false, true, r);
+}
+
+TEST(Numbers, HexAcceptsPrefixLeadingZerosAndRejectsOverflow)
+{
+	uint64_t v = 0;
+	EXPECT_NE(parse_hex("ffffffff81000000,", v), nullptr);
+	EXPECT_EQ(v, 0xffffffff81000000ULL);
+	EXPECT_NE(parse_hex("0xABC\n", v), nullptr);
+	EXPECT_EQ(v, 0xabcu);
+	EXPECT_NE(parse_hex("0000000000000000000001\n", v), nullptr);
+	EXPECT_EQ(v, 1u);
+	EXPECT_EQ(parse_hex("1ffffffffffffffff\n", v), nullptr);
+	EXPECT_EQ(parse_hex(",", v), nullptr);
+	EXPECT_EQ(parse_hex("0x,", v), nullptr);
+}
+
+TEST(Numbers, DecimalRejectsOverflowAndEmpty)
+{
+	uint64_t v = 0;
+	EXPECT_NE(parse_dec("18446744073709551615\n", v), nullptr);
+	EXPECT_EQ(v, 18446744073709551615ULL);
+	EXPECT_EQ(parse_dec("18446744073709551616\n", v), nullptr);
+	EXPECT_EQ(parse_dec("-1\n", v), nullptr);
+	EXPECT_EQ(parse_dec("\n", v), nullptr);
+}
+
+TEST(Parser, V1ObjectWithAccesses)
+{
+	Recorder r;
+	auto res = parse("# memorizer kmap v1\n"
+			 "ffffffff81234567,42,ffff888001234000,64,4294967000,4294967100,ffffffff81230000,KMALLOC,cat,kmalloc-64\n"
+			 "  ffffffff81111111,42,3,7\n"
+			 "  0xffffffff81222222,7,0,1\n"
+			 "ffffffff81234568,0,ffff888001235000,4096,5,0,0,PAGE,swapper/0,-\n",
+			 Layout::V1, r);
+	EXPECT_FALSE(res.failed);
+	EXPECT_EQ(res.lines, 5u);
+	std::vector<std::string> expected = {
+		"object ffffffff81234567 pid=42 va=ffff888001234000 size=64 alloc=4294967000 free=4294967100 "
+		"free_ip=ffffffff81230000 KMALLOC [cat] kmalloc-64 ",
+		"access ffffffff81111111 pid=42 w=3 r=7",
+		"access ffffffff81222222 pid=7 w=0 r=1",
+		"end",
+		"object ffffffff81234568 pid=0 va=ffff888001235000 size=4096 alloc=5 free=0 free_ip=0 PAGE [swapper/0] - ",
+		"end"};
+	EXPECT_EQ(r.events, expected);
+}
+
+TEST(Parser, Legacy10AccessesHaveNoPid)
+{
+	Recorder r;
+	auto res = parse("1,2,3,4,5,6,7,KMEM_CACHE,bash,dentry\n  a,1,2\n", Layout::Legacy10, r);
+	EXPECT_FALSE(res.failed) << res.error;
+	ASSERT_EQ(r.events.size(), 3u);
+	EXPECT_EQ(r.events[1], "access a pid=-1 w=1 r=2");
+}
+
+TEST(Parser, Legacy11HasKindAndPidLast)
+{
+	Recorder r;
+	auto res = parse("1,2,3,4,5,6,7,KMEM_CACHE,bash,dentry,9\n  a,1,2,77\n", Layout::Legacy11, r);
+	EXPECT_FALSE(res.failed) << res.error;
+	ASSERT_EQ(r.events.size(), 3u);
+	EXPECT_EQ(r.events[0], "object 1 pid=2 va=3 size=4 alloc=5 free=6 free_ip=7 KMEM_CACHE [bash] dentry 9");
+	EXPECT_EQ(r.events[1], "access a pid=77 w=1 r=2");
+}
+
+TEST(Parser, CommMayContainSpacesAndCommas)
+{
+	Recorder r;
+	auto res = parse("1,2,3,4,5,6,7,KMALLOC,my worker, v2,kmalloc-8\r\n  a,1,2,3\r\n", Layout::V1, r);
+	EXPECT_FALSE(res.failed) << res.error;
+	ASSERT_EQ(r.events.size(), 3u);
+	EXPECT_EQ(r.events[0], "object 1 pid=2 va=3 size=4 alloc=5 free=6 free_ip=7 KMALLOC [my worker, v2] kmalloc-8 ");
+}
+
+TEST(Parser, BlankLinesAndCommentsAreIgnored)
+{
+	Recorder r;
+	auto res = parse("#x\n\n1,2,3,4,5,6,7,A,c,-\n  a,1,2,3\n\n", Layout::V1, r);
+	EXPECT_FALSE(res.failed) << res.error;
+	EXPECT_EQ(r.events.size(), 3u);
+}
+
+TEST(Parser, EmptyKmapIsValid)
+{
+	ScanStats stats;
+	SummaryVisitor s = test::summarize("", {}, &stats);
+	EXPECT_EQ(s.totals, Counts{});
+	EXPECT_EQ(stats.lines, 0u);
+	s = test::summarize("# memorizer kmap v1\n", {}, &stats);
+	EXPECT_EQ(s.totals.objects, 0u);
+	EXPECT_EQ(stats.lines, 1u);
+}
+
+TEST(Detect, LayoutFromFieldCounts)
+{
+	EXPECT_EQ(detect_layout("# memorizer kmap v1\n1,2,3,4,5,6,7,A,c,-,x\n", "f"), Layout::V1);
+	EXPECT_EQ(detect_layout("1,2,3,4,5,6,7,A,c,-\n  a,1,2,3\n", "f"), Layout::V1);
+	EXPECT_EQ(detect_layout("1,2,3,4,5,6,7,A,c,-\n  a,1,2\n", "f"), Layout::Legacy10);
+	EXPECT_EQ(detect_layout("1,2,3,4,5,6,7,A,c,-,9\n  a,1,2,3\n", "f"), Layout::Legacy11);
+	// One comm with a comma does not fool it: the fewest fields count.
+	EXPECT_EQ(detect_layout("1,2,3,4,5,6,7,A,c,d,-\n1,2,3,4,5,6,7,A,c,-\n  a,1,2,3\n", "f"), Layout::V1);
+	EXPECT_EQ(detect_layout("", "f"), Layout::V1);
+	EXPECT_THROW(detect_layout("1,2,3\n", "f"), DataError);
+}
+
+TEST(Detect, GeneratedLegacyLayoutsAreRecognised)
+{
+	for (Layout layout : {Layout::V1, Layout::Legacy10, Layout::Legacy11}) {
+		GeneratorOptions g;
+		g.layout = layout;
+		g.target_bytes = 20000;
+		std::string text;
+		generate_kmap(g, [&](std::string_view chunk) { text.append(chunk); });
+		ScanStats stats;
+		SummaryVisitor s = test::summarize(text, {}, &stats);
+		EXPECT_EQ(stats.layout, layout) << layout_name(layout);
+		EXPECT_GT(s.totals.records, 0u);
+	}
+}
+
+struct Malformed {
+	const char *name;
+	std::string text;
+	std::string error; // expected message after "test.kmap:"
+};
+
+class MalformedInput : public testing::TestWithParam<Malformed> {};
+
+TEST_P(MalformedInput, StopsWithFileLineExpectedFound)
+{
+	const Malformed &m = GetParam();
+	EXPECT_EQ(test::summary_error(m.text, {.layout = Layout::V1}), "test.kmap:" + m.error);
+	// The stream path reports the same.
+	EXPECT_EQ(test::summary_error(m.text, {.layout = Layout::V1, .stream = true}), "test.kmap:" + m.error);
+}
+
+TEST_P(MalformedInput, LenientSkipsAndCounts)
+{
+	const Malformed &m = GetParam();
+	ScanStats stats;
+	test::ScanSetup setup{.layout = Layout::V1, .lenient = true};
+	SummaryVisitor s = test::summarize(m.text, setup, &stats);
+	EXPECT_EQ(stats.skipped, 1u);
+	EXPECT_EQ(stats.first_skip, "test.kmap:" + m.error);
+}
+
+const std::string kGood = "1,2,3,4,5,6,7,KMALLOC,cat,kmalloc-8\n  a,1,2,3\n";
+
+INSTANTIATE_TEST_SUITE_P(
+	Parser, MalformedInput,
+	testing::Values(
+		Malformed{"bad_hex", kGood + "zz,2,3,4,5,6,7,A,c,-\n", "3: expected alloc_ip (hexadecimal), found 'zz'"},
+		Malformed{"missing_field", kGood + "1,2,3,4,5,6,7,A\n",
+			  "3: expected allocator name followed by ',' and comm, found 'A'"},
+		Malformed{"no_cache", kGood + "1,2,3,4,5,6,7,A,comm\n",
+			  "3: expected ',' and slab_cache name (or '-') after comm, found 'comm'"},
+		Malformed{"pid_too_big", kGood + "1,99999999999,3,4,5,6,7,A,c,-\n",
+			  "3: expected alloc_pid (decimal, at most 2147483647), found '99999999999'"},
+		Malformed{"size_overflow", kGood + "1,2,3,99999999999999999999999,5,6,7,A,c,-\n",
+			  "3: expected size (decimal, at most 2^64-1), found '99999999999999999999999'"},
+		Malformed{"access_extra_field", kGood + "  a,1,2,3,4\n",
+			  "3: expected end of line after reads (access lines of this layout have 4 fields), found ',4'"},
+		Malformed{"access_short", kGood + "  a,1,2\n", "3: expected ',' after writes, found end of line"},
+		Malformed{"access_negative", kGood + "  a,1,-2,3\n",
+			  "3: expected writes (decimal, at most 2^64-1), found '-2'"},
+		Malformed{"access_first", "  a,1,2,3\n" + kGood,
+			  "1: expected an object line before the first access line, found an indented access line"},
+		Malformed{"binary", kGood + std::string("\x7f\x45\x4c\x46\x02\x01\x01\x00,x\n", 11),
+			  "3: expected alloc_ip (hexadecimal), found '\\x7fELF\\x02\\x01\\x01\\x00'"},
+		Malformed{"bad_allocator", kGood + "1,2,3,4,5,6,7,K M,c,-\n",
+			  "3: expected allocator name (letters, digits, '_'), found 'K M'"},
+		Malformed{"truncated", kGood + "1,2,3,4,5,6,7,KMALLOC,cat,kmal",
+			  "3: expected a newline at the end of the last line, found end of file (truncated kmap?)"},
+		Malformed{"long_line", kGood + std::string(10u << 20, 'a') + "\n",
+			  "3: expected a line of at most 65536 bytes, found a line of 10485760 bytes"},
+		Malformed{"long_access_line", kGood + "  " + std::string(100000, '1') + "\n",
+			  "3: expected a line of at most 65536 bytes, found a line of 100002 bytes"}),
+	[](const testing::TestParamInfo<Malformed> &param_info) { return std::string(param_info.param.name); });
+
+TEST(Parser, LineTooLongForTheStreamBufferIsAnError)
+{
+	std::string text = kGood + std::string(300000, 'a') + "\n" + kGood;
+	test::ScanSetup setup{.layout = Layout::V1, .block_size = 1000, .stream = true};
+	EXPECT_EQ(test::summary_error(text, setup),
+		  "test.kmap:3: expected a line of at most 65536 bytes, found a line of more than 131072 bytes");
+	setup.lenient = true;
+	ScanStats stats;
+	SummaryVisitor s = test::summarize(text, setup, &stats);
+	EXPECT_EQ(stats.skipped, 1u);
+	EXPECT_EQ(s.totals.objects, 2u);
+	EXPECT_EQ(stats.lines, 5u);
+}
+
+TEST(Parser, LenientCountsAccessLinesOfSkippedObjects)
+{
+	ScanStats stats;
+	SummaryVisitor s = test::summarize(kGood + "x,2,3,4,5,6,7,A,c,-\n  a,1,2,3\n  b,1,2,3\n" + kGood,
+					   {.layout = Layout::V1, .lenient = true}, &stats);
+	EXPECT_EQ(stats.skipped, 1u);
+	EXPECT_EQ(stats.orphaned, 2u);
+	EXPECT_EQ(s.totals.objects, 2u);
+	EXPECT_EQ(s.totals.records, 2u);
+}
+
+TEST(Parser, SumOverflowIsAnErrorEvenWhenLenient)
+{
+	std::string text = "1,2,3,4,5,6,7,A,c,-\n  a,1,1,18446744073709551615\n  a,1,1,1\n";
+	EXPECT_EQ(test::summary_error(text, {.layout = Layout::V1, .lenient = true}),
+		  "test.kmap:3: expected the total of reads to fit in 64 bits, found an overflow");
+}
+
+// Splitting into pieces, threads and stream blocks must not change anything.
+TEST(Parser, SplittingDoesNotChangeTheResult)
+{
+	GeneratorOptions g;
+	g.target_bytes = 300000;
+	g.untracked_every = 50;
+	std::string text;
+	generate_kmap(g, [&](std::string_view chunk) { text.append(chunk); });
+	ScanStats reference_stats;
+	SummaryVisitor reference = test::summarize(text, {}, &reference_stats);
+	ASSERT_GT(reference.totals.objects, 100u);
+	for (test::ScanSetup setup : {test::ScanSetup{.threads = 3, .piece_size = 1000},
+				      test::ScanSetup{.threads = 2, .piece_size = 1},
+				      test::ScanSetup{.threads = 4, .piece_size = 5000, .block_size = 20000, .stream = true},
+				      test::ScanSetup{.threads = 1, .block_size = 1, .stream = true}}) {
+		ScanStats stats;
+		SummaryVisitor s = test::summarize(text, setup, &stats);
+		EXPECT_EQ(stats.lines, reference_stats.lines);
+		EXPECT_EQ(s.totals, reference.totals);
+		EXPECT_EQ(s.untracked, reference.untracked);
+		EXPECT_EQ(s.sites.size(), reference.sites.size());
+		reference.sites.for_each([&](uint64_t key, const Counts &c) {
+			const Counts *other = s.sites.find(key);
+			ASSERT_NE(other, nullptr);
+			EXPECT_EQ(*other, c);
+		});
+		ASSERT_EQ(s.top_objects.size(), reference.top_objects.size());
+		for (size_t i = 0; i < s.top_objects.size(); ++i)
+			EXPECT_EQ(s.top_objects[i].va, reference.top_objects[i].va);
+	}
+}
+
+// An object whose access lines span several stream blocks keeps all of them.
+TEST(Parser, ObjectSpanningStreamBlocksStaysWhole)
+{
+	std::string text = "1,2,3,4,5,6,7,A,c,-\n";
+	for (int i = 0; i < 20000; ++i)
+		text += "  a,1,1,1\n";
+	text += "2,2,3,4,5,6,7,A,c,-\n  b,1,0,5\n";
+	SummaryVisitor s = test::summarize(text, {.threads = 2, .piece_size = 1000, .block_size = 4096, .stream = true});
+	EXPECT_EQ(s.totals.records, 20001u);
+	ASSERT_FALSE(s.top_objects.empty());
+	EXPECT_EQ(s.top_objects[0].records, 20000u);
+	EXPECT_EQ(s.top_objects[0].reads, 20000u);
+}
+
+TEST(Parser, ErrorLineNumbersAreGlobalAcrossPieces)
+{
+	std::string text;
+	for (int i = 0; i < 1000; ++i)
+		text += kGood;
+	text += "oops\n";
+	for (int i = 0; i < 1000; ++i)
+		text += kGood;
+	std::string expected = "test.kmap:2001: expected alloc_ip (hexadecimal), found 'oops'";
+	EXPECT_EQ(test::summary_error(text, {.layout = Layout::V1, .threads = 3, .piece_size = 700}), expected);
+	EXPECT_EQ(test::summary_error(text, {.layout = Layout::V1, .threads = 2, .piece_size = 300, .block_size = 2000,
+					     .stream = true}),
+		  expected);
+}
+
+} // namespace
+} // namespace capmap
