@@ -10,7 +10,11 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
+#include "capmap/diff.hpp"
 #include "capmap/errors.hpp"
+#include "capmap/graph.hpp"
+#include "capmap/numbers.hpp"
+#include "capmap/object_query.hpp"
 #include "capmap/report.hpp"
 #include "capmap/scan.hpp"
 #include "capmap/summary.hpp"
@@ -143,48 +147,64 @@ void write_stdout(const std::string &text)
 		throw IoError("standard output: write failed");
 }
 
-struct Parsed {
-	po::variables_map vm;
-	bool help = false;
+// A subcommand's options: the visible ones for --help, plus hidden test
+// options and the positional arguments.
+class Command {
+public:
+	Command(const char *usage, CommonOptions &o) : visible_(usage) { add_input_options(visible_, o), add_hidden_options(hidden_, o); }
+
+	po::options_description_easy_init add() { return visible_.add_options(); }
+	void positional(const char *name, std::string &value)
+	{
+		hidden_.add_options()(name, po::value(&value));
+		positional_.add(name, 1);
+	}
+	// Returns false when --help was asked for (and printed).
+	bool parse(const std::vector<std::string> &args)
+	{
+		po::options_description all;
+		all.add(visible_).add(hidden_);
+		po::variables_map vm;
+		po::store(po::command_line_parser(args).options(all).positional(positional_).run(), vm);
+		po::notify(vm);
+		if (vm.count("help")) {
+			std::cout << visible_ << "\n";
+			return false;
+		}
+		return true;
+	}
+
+private:
+	po::options_description visible_;
+	po::options_description hidden_;
+	po::positional_options_description positional_;
 };
 
-Parsed parse_args(const std::vector<std::string> &args, const po::options_description &visible,
-		  const po::options_description &all, const po::positional_options_description &positional)
+void require(const std::string &value, const char *what)
 {
-	Parsed p;
-	po::store(po::command_line_parser(args).options(all).positional(positional).run(), p.vm);
-	po::notify(p.vm);
-	p.help = p.vm.count("help") > 0;
-	(void)visible;
-	return p;
+	if (value.empty())
+		throw UsageError(what);
 }
+
+const SymbolTable *symbols_of(const CommonOptions &o) { return o.symbols ? &*o.symbols : nullptr; }
 
 int cmd_summary(const std::vector<std::string> &args)
 {
 	CommonOptions o;
 	std::string kmap;
 	std::string sort = "accesses";
-	po::options_description visible("usage: capmap summary [OPTIONS] KMAP\n\n"
-					"Totals, then the top allocation sites, slab caches, allocator kinds,\n"
-					"processes and most accessed objects. Each table's rows plus its\n"
-					"'others' row add up to the totals.\n\noptions");
-	add_input_options(visible, o);
-	visible.add_options()("format,f", po::value(&o.format)->default_value("text"), "text, json or csv")(
+	Command cmd("usage: capmap summary [OPTIONS] KMAP\n\n"
+		    "Totals, then the top allocation sites, slab caches, allocator kinds,\n"
+		    "processes and most accessed objects. Each table's rows plus its\n"
+		    "'others' row add up to the totals.\n\noptions",
+		    o);
+	cmd.add()("format,f", po::value(&o.format)->default_value("text"), "text, json or csv")(
 		"top,n", po::value(&o.top)->default_value(10), "rows per table (0: all rows)")(
 		"sort", po::value(&sort)->default_value("accesses"), "order rows by accesses, objects or bytes");
-	po::options_description all;
-	all.add(visible);
-	add_hidden_options(all, o);
-	all.add_options()("kmap", po::value(&kmap));
-	po::positional_options_description positional;
-	positional.add("kmap", 1);
-	Parsed p = parse_args(args, visible, all, positional);
-	if (p.help) {
-		std::cout << visible << "\n";
+	cmd.positional("kmap", kmap);
+	if (!cmd.parse(args))
 		return kExitOk;
-	}
-	if (kmap.empty())
-		throw UsageError("summary needs a KMAP argument");
+	require(kmap, "summary needs a KMAP argument");
 	finish_common(o, {"text", "json", "csv"});
 	auto sort_key = sort_key_from_name(sort);
 	if (!sort_key)
@@ -198,8 +218,123 @@ int cmd_summary(const std::vector<std::string> &args)
 	ro.format = o.output;
 	ro.top = o.top;
 	ro.sort = *sort_key;
-	ro.symbols = o.symbols ? &*o.symbols : nullptr;
+	ro.symbols = symbols_of(o);
 	write_stdout(render_summary(summary, stats, ro));
+	return kExitOk;
+}
+
+int cmd_graph(const std::vector<std::string> &args)
+{
+	CommonOptions o;
+	o.format = "dot";
+	std::string kmap, objects = "site", comm, cache, function;
+	int64_t pid = -1;
+	Command cmd("usage: capmap graph [OPTIONS] KMAP\n\n"
+		    "The access graph: an edge from code (access ip, or its function with\n"
+		    "--symbols) to a group of objects, with read and write counts.\n\noptions",
+		    o);
+	cmd.add()("format,f", po::value(&o.format)->default_value("dot"), "dot, graphml, json or csv")(
+		"objects", po::value(&objects)->default_value("site"), "group objects by allocation site, cache or object")(
+		"top,n", po::value(&o.top)->default_value(0), "keep the N heaviest edges (0: all)")(
+		"pid", po::value(&pid), "only accesses made by this pid")(
+		"comm", po::value(&comm), "only objects allocated by tasks of this name")(
+		"cache", po::value(&cache), "only objects of this slab cache ('-': none)")(
+		"function", po::value(&function), "only code of this function (needs --symbols) or this hex ip");
+	cmd.positional("kmap", kmap);
+	if (!cmd.parse(args))
+		return kExitOk;
+	require(kmap, "graph needs a KMAP argument");
+	finish_common(o, {"dot", "graphml", "json", "csv"});
+	auto grouping = grouping_from_name(objects);
+	if (!grouping)
+		throw UsageError(fmt::format("unknown --objects '{}' (site, cache, object)", objects));
+	GraphOptions go;
+	go.grouping = *grouping;
+	if (pid >= 0) {
+		if (static_cast<uint64_t>(pid) > kMaxPid)
+			throw UsageError("--pid is out of range");
+		go.pid = static_cast<uint32_t>(pid);
+	}
+	if (!comm.empty())
+		go.comm = comm;
+	if (!cache.empty())
+		go.cache = cache;
+	ScanStats stats;
+	GraphVisitor graph = scan_file<GraphVisitor>(kmap, o, [&] { return GraphVisitor(go); }, stats);
+	GraphReportOptions ro;
+	ro.format = o.output;
+	ro.grouping = go.grouping;
+	ro.top = o.top;
+	ro.symbols = symbols_of(o);
+	if (!function.empty())
+		ro.function = function;
+	write_stdout(render_graph(graph, stats, ro));
+	return kExitOk;
+}
+
+uint64_t parse_address(const std::string &text)
+{
+	std::string terminated = text + "\n";
+	uint64_t value = 0;
+	const char *end = parse_hex(terminated.c_str(), value);
+	if (!end || *end != '\n')
+		throw UsageError(fmt::format("expected a hexadecimal address, found '{}'", text));
+	return value;
+}
+
+int cmd_object(const std::vector<std::string> &args)
+{
+	CommonOptions o;
+	std::string address, kmap;
+	Command cmd("usage: capmap object [OPTIONS] ADDR KMAP\n\n"
+		    "Every object whose extent [va, va+size) contains the hexadecimal\n"
+		    "address ADDR, in allocation order: lifetime and accesses.\n\noptions",
+		    o);
+	cmd.add()("format,f", po::value(&o.format)->default_value("text"), "text or json");
+	cmd.positional("address", address);
+	cmd.positional("kmap", kmap);
+	if (!cmd.parse(args))
+		return kExitOk;
+	require(kmap, "object needs ADDR and KMAP arguments");
+	finish_common(o, {"text", "json"});
+	uint64_t addr = parse_address(address);
+	ScanStats stats;
+	ObjectQueryVisitor query = scan_file<ObjectQueryVisitor>(kmap, o, [&] { return ObjectQueryVisitor(addr); }, stats);
+	query.finish();
+	write_stdout(render_objects(query, addr, stats, o.output, symbols_of(o)));
+	return kExitOk;
+}
+
+int cmd_diff(const std::vector<std::string> &args)
+{
+	CommonOptions o;
+	std::string a_path, b_path;
+	Command cmd("usage: capmap diff [OPTIONS] A B\n\n"
+		    "What changed from kmap A to kmap B: totals, and allocation sites,\n"
+		    "caches, allocators and accessing code that were added, removed or\n"
+		    "changed, largest change in accesses first.\n\noptions",
+		    o);
+	cmd.add()("format,f", po::value(&o.format)->default_value("text"), "text or json")(
+		"top,n", po::value(&o.top)->default_value(10), "rows per table (0: all changed rows)");
+	cmd.positional("a", a_path);
+	cmd.positional("b", b_path);
+	if (!cmd.parse(args))
+		return kExitOk;
+	require(b_path, "diff needs two KMAP arguments");
+	finish_common(o, {"text", "json"});
+	SummaryOptions so;
+	so.accessors = true;
+	so.top_objects = 0;
+	ScanStats a_stats, b_stats;
+	SummaryVisitor a = scan_file<SummaryVisitor>(a_path, o, [&] { return SummaryVisitor(so); }, a_stats);
+	a.finish();
+	SummaryVisitor b = scan_file<SummaryVisitor>(b_path, o, [&] { return SummaryVisitor(so); }, b_stats);
+	b.finish();
+	DiffOptions d;
+	d.format = o.output;
+	d.top = o.top;
+	d.symbols = symbols_of(o);
+	write_stdout(render_diff(a, a_stats, b, b_stats, d));
 	return kExitOk;
 }
 
@@ -225,6 +360,12 @@ int run_cli(int argc, char **argv)
 		}
 		if (command == "summary")
 			return cmd_summary(args);
+		if (command == "graph")
+			return cmd_graph(args);
+		if (command == "object")
+			return cmd_object(args);
+		if (command == "diff")
+			return cmd_diff(args);
 		throw UsageError(fmt::format("unknown command '{}'", command));
 	} catch (const UsageError &e) {
 		fmt::print(stderr, "capmap: {}\nTry 'capmap --help'.\n", e.what());

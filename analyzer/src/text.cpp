@@ -84,7 +84,9 @@ std::string dot_string(std::string_view text)
 	for (unsigned char c : text) {
 		if (c == '"' || c == '\\')
 			out += '\\';
-		if (c < 0x20 || c >= 0x7f)
+		if (c == '\n')
+			out += "\\n";
+		else if (c < 0x20 || c >= 0x7f)
 			out += fmt::format("\\\\x{:02x}", c);
 		else
 			out += static_cast<char>(c);

@@ -61,6 +61,60 @@ def mode_summary_json(capmap, gen, workdir):
     check(piped["totals"] == doc["totals"] and piped["sites"] == doc["sites"], "stdin gives the same result")
 
 
+def graph(capmap, kmap, fmt, *args):
+    return run([capmap, "graph", "--format", fmt, "--threads", "2", *args, kmap])
+
+
+def mode_graph_dot(capmap, gen, workdir):
+    kmap = generate(gen, workdir, "formats.kmap")
+    for grouping in ["site", "cache", "object"]:
+        dot = graph(capmap, kmap, "dot", "--objects", grouping, "--top", "40")
+        svg = run(["dot", "-Tsvg"], input=dot)
+        check(b"<svg" in svg and svg.count(b'class="edge"') == 40, f"dot renders 40 edges ({grouping})")
+    # Labels with quotes, backslashes and newlines-to-be must still parse.
+    odd = os.path.join(workdir, "odd.kmap")
+    with open(odd, "w") as f:
+        f.write('1,2,3,4,5,0,0,KMALLOC,a "quoted" \\ comm,ca"che\\\n  a,2,1,1\n')
+    svg = run(["dot", "-Tsvg"], input=graph(capmap, odd, "dot", "--objects", "cache"))
+    check(b"<svg" in svg, "odd names render")
+
+
+def mode_graph_graphml(capmap, gen, workdir):
+    import networkx
+    kmap = generate(gen, workdir, "formats.kmap")
+    totals = summary_json(capmap, kmap)["totals"]
+    path = os.path.join(workdir, "graph.graphml")
+    with open(path, "wb") as f:
+        f.write(graph(capmap, kmap, "graphml", "--objects", "cache"))
+    g = networkx.read_graphml(path)
+    check(g.is_directed(), "directed graph")
+    reads = sum(d["reads"] for _, _, d in g.edges(data=True))
+    writes = sum(d["writes"] for _, _, d in g.edges(data=True))
+    records = sum(d["records"] for _, _, d in g.edges(data=True))
+    check((reads, writes, records) == (totals["reads"], totals["writes"], totals["access_records"]),
+          f"graphml edges add up to the totals: {(reads, writes, records)} vs {totals}")
+    kinds = {d["kind"] for _, d in g.nodes(data=True)}
+    check(kinds == {"code", "cache"}, f"node kinds {kinds}")
+    for u, v in g.edges():
+        check(g.nodes[u]["kind"] == "code" and g.nodes[v]["kind"] == "cache", "edges go from code to caches")
+
+
+def mode_graph_json(capmap, gen, workdir):
+    kmap = generate(gen, workdir, "formats.kmap")
+    totals = summary_json(capmap, kmap)["totals"]
+    doc = json.loads(graph(capmap, kmap, "json", "--objects", "object", "--top", "25"))
+    check(doc["edges_shown"] == 25 == len(doc["edges"]), "json --top 25")
+    check(doc["all"]["reads"] == totals["reads"] and doc["all"]["writes"] == totals["writes"],
+          "all edges add up to the totals")
+    ids = {n["id"] for n in doc["nodes"]}
+    check(all(e["source"] in ids and e["target"] in ids for e in doc["edges"]), "edges refer to nodes")
+    weights = [e["reads"] + e["writes"] for e in doc["edges"]]
+    check(weights == sorted(weights, reverse=True), "heaviest edges first")
+    # Filters: one pid's accesses are a subset.
+    pid_doc = json.loads(graph(capmap, kmap, "json", "--pid", "0"))
+    check(0 < pid_doc["all"]["reads"] < totals["reads"], "--pid keeps part of the accesses")
+
+
 def main():
     mode, capmap, gen, workdir = sys.argv[1:5]
     os.makedirs(workdir, exist_ok=True)

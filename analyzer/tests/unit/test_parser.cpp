@@ -159,6 +159,8 @@ struct Malformed {
 	std::string error; // expected message after "test.kmap:"
 };
 
+void PrintTo(const Malformed &m, std::ostream *os) { *os << m.name; }
+
 class MalformedInput : public testing::TestWithParam<Malformed> {};
 
 TEST_P(MalformedInput, StopsWithFileLineExpectedFound)
@@ -206,11 +208,20 @@ INSTANTIATE_TEST_SUITE_P(
 			  "3: expected allocator name (letters, digits, '_'), found 'K M'"},
 		Malformed{"truncated", kGood + "1,2,3,4,5,6,7,KMALLOC,cat,kmal",
 			  "3: expected a newline at the end of the last line, found end of file (truncated kmap?)"},
-		Malformed{"long_line", kGood + std::string(10u << 20, 'a') + "\n",
-			  "3: expected a line of at most 65536 bytes, found a line of 10485760 bytes"},
+		Malformed{"long_line", kGood + std::string(200000, 'a') + "\n",
+			  "3: expected a line of at most 65536 bytes, found a line of 200000 bytes"},
 		Malformed{"long_access_line", kGood + "  " + std::string(100000, '1') + "\n",
 			  "3: expected a line of at most 65536 bytes, found a line of 100002 bytes"}),
 	[](const testing::TestParamInfo<Malformed> &param_info) { return std::string(param_info.param.name); });
+
+TEST(Parser, TenMegabyteLineIsAnError)
+{
+	std::string text = kGood + "1,2,3,4,5,6,7,KMALLOC," + std::string(10u << 20, 'c') + ",-\n" + kGood;
+	std::string expected = "test.kmap:3: expected a line of at most 65536 bytes, found a line of 10485784 bytes";
+	EXPECT_EQ(test::summary_error(text, {.layout = Layout::V1}), expected);
+	EXPECT_EQ(test::summary_error(text, {.layout = Layout::V1, .threads = 2, .piece_size = 1000}), expected);
+	EXPECT_EQ(test::summary_error(text, {.layout = Layout::V1, .stream = true}), expected);
+}
 
 TEST(Parser, LineTooLongForTheStreamBufferIsAnError)
 {

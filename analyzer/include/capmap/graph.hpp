@@ -1,0 +1,91 @@
+// capmap graph: who (code) accesses what (object groups), with counts.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "capmap/flat_map.hpp"
+#include "capmap/kmap.hpp"
+#include "capmap/names.hpp"
+#include "capmap/report.hpp"
+#include "capmap/scan.hpp"
+#include "capmap/symbols.hpp"
+
+namespace capmap {
+
+enum class Grouping { Site, Cache, Object };
+std::optional<Grouping> grouping_from_name(std::string_view name);
+std::string_view grouping_name(Grouping grouping);
+
+struct GraphOptions {
+	Grouping grouping = Grouping::Site;
+	std::optional<uint32_t> pid;      // keep accesses by this pid
+	std::optional<std::string> comm;  // keep objects allocated by tasks of this name
+	std::optional<std::string> cache; // keep objects of this slab cache
+};
+
+struct TripleKey {
+	uint64_t a = 0, b = 0, c = 0;
+	bool operator==(const TripleKey &) const = default;
+};
+struct TripleKeyHash {
+	uint64_t operator()(const TripleKey &k) const { return mix64(k.a ^ mix64(k.b ^ mix64(k.c))); }
+};
+
+struct EdgeCounts {
+	uint64_t records = 0;
+	uint64_t reads = 0;
+	uint64_t writes = 0;
+	void add(const EdgeCounts &o)
+	{
+		records += o.records;
+		reads += o.reads;
+		writes += o.writes;
+	}
+	uint64_t accesses() const { return reads + writes; }
+};
+
+// What a group node stands for. For Site: site = alloc ip; Cache: cache key;
+// Object: one allocation (va, alloc_jiffies) with its details.
+struct GroupInfo {
+	uint64_t objects = 0;
+	uint64_t bytes = 0;
+	uint64_t site = 0;
+	uint64_t cache = 0; // NameTable key
+	uint64_t comm = 0;  // NameTable key (Object grouping)
+	uint64_t free_jiffies = 0;
+};
+
+class GraphVisitor {
+public:
+	explicit GraphVisitor(const GraphOptions &options);
+
+	void on_object(const ObjectRecord &object);
+	void on_access(const AccessRecord &access);
+	void on_object_end() {}
+	void merge(const GraphVisitor &other);
+
+	// Edge key: (access ip, group key first, group key second).
+	FlatMap<TripleKey, EdgeCounts, TripleKeyHash> edges;
+	FlatMap<PairKey, GroupInfo, PairKeyHash> groups;
+	NameTable names;
+
+private:
+	GraphOptions options_;
+	std::optional<uint64_t> comm_filter_;
+	std::optional<uint64_t> cache_filter_;
+	bool keep_current_ = false;
+	PairKey current_group_;
+};
+
+struct GraphReportOptions {
+	OutputFormat format = OutputFormat::Dot;
+	Grouping grouping = Grouping::Site;
+	size_t top = 0; // heaviest edges kept, 0 = all
+	const SymbolTable *symbols = nullptr;
+	std::optional<std::string> function; // keep code of this function (or ip)
+};
+
+std::string render_graph(const GraphVisitor &graph, const ScanStats &stats, const GraphReportOptions &options);
+
+} // namespace capmap
