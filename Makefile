@@ -10,14 +10,16 @@ KOBJ := $(TOP)/build/obj
 CAPMAP := $(TOP)/build/analyzer/release/capmap
 
 .PHONY: all deps kernel-tree kernel-reapply export-patches kernel modules \
-	initramfs analyzer vm shell debug demo test docs checkpatch clean distclean help
+	initramfs analyzer vm shell debug demo test docs checkpatch check-series \
+	clean distclean help
 
 all: kernel modules initramfs analyzer
 
 help:
 	@sed -n 's/^#   \?//p' Makefile | head -n 6
 	@echo "targets: deps kernel-tree kernel-reapply export-patches kernel modules"
-	@echo "         initramfs analyzer vm shell debug demo test docs checkpatch clean distclean"
+	@echo "         initramfs analyzer vm shell debug demo test docs checkpatch"
+	@echo "         check-series clean distclean"
 
 deps:
 	@ci/deps.sh
@@ -69,6 +71,10 @@ docs:
 
 checkpatch:
 	@ci/check-patches.sh
+
+# Every patch of the series builds on its own (slow; not part of make test).
+check-series:
+	@ci/check-series-builds.sh
 
 # The seeds' clear.sh: forget build products and results, keep the kernel
 # source tree and ccache so that the next build is quick.

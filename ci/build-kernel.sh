@@ -29,6 +29,9 @@ flock 9
 
 # ccache's own default directory, so that every clone on a machine shares it.
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+# Paths under the project are hashed relative to it, so that trees in other
+# clones or scratch directories (make check-series) hit the same entries.
+export CCACHE_BASEDIR=$top
 kmake=(make -C "$tree" O="$obj" -j"$jobs" CC="ccache gcc" HOSTCC="ccache gcc")
 mkdir -p "$obj"
 

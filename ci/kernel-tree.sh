@@ -16,7 +16,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 tree=${KERNEL_TREE:-$top/build/linux}
-patches=$top/patches
+patches=${PATCHES_DIR:-$top/patches}
 tarball=${LINUX_SOURCE_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 # The upstream version the series was made on; written by "export".
 base_file=$patches/BASE
