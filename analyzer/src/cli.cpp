@@ -57,6 +57,7 @@ struct CommonOptions {
 	bool no_progress = false;
 	size_t piece_size = 8u << 20;
 	size_t block_size = 16u << 20;
+	bool no_mmap = false;
 
 	std::optional<SymbolTable> symbols;
 	Layout layout = Layout::Auto;
@@ -78,7 +79,8 @@ void add_input_options(po::options_description &desc, CommonOptions &o)
 void add_hidden_options(po::options_description &desc, CommonOptions &o)
 {
 	desc.add_options()("piece-size", po::value(&o.piece_size)->default_value(8u << 20), "bytes per work item")(
-		"block-size", po::value(&o.block_size)->default_value(16u << 20), "stream read buffer");
+		"block-size", po::value(&o.block_size)->default_value(16u << 20), "stream read buffer")(
+		"no-mmap", po::bool_switch(&o.no_mmap), "read files with read() instead of mapping them");
 }
 
 void finish_common(CommonOptions &o, std::initializer_list<std::string_view> formats)
@@ -123,7 +125,7 @@ void report_skips(const ScanStats &stats)
 template <class Visitor, class Make>
 Visitor scan_file(const std::string &path, const CommonOptions &o, Make make, ScanStats &stats)
 {
-	auto input = Input::open(path);
+	auto input = Input::open(path, !o.no_mmap);
 	ScanOptions so = scan_options(o);
 	unsigned n = worker_count(so);
 	std::vector<Visitor> visitors;

@@ -45,8 +45,8 @@ GraphVisitor::GraphVisitor(const GraphOptions &options) : options_(options)
 
 void GraphVisitor::on_object(const ObjectRecord &object)
 {
-	uint64_t cache = names.intern(object.slab_cache);
-	uint64_t comm = names.intern(object.comm);
+	uint64_t cache = names.intern(object.slab_cache, cache_cache_);
+	uint64_t comm = names.intern(object.comm, comm_cache_);
 	keep_current_ = (!comm_filter_ || *comm_filter_ == comm) && (!cache_filter_ || *cache_filter_ == cache);
 	if (!keep_current_)
 		return;

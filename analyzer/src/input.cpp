@@ -170,7 +170,7 @@ bool is_zstd(std::string_view head) { return head.size() >= 4 && head.substr(0, 
 
 } // namespace
 
-std::unique_ptr<Input> Input::open(const std::string &path)
+std::unique_ptr<Input> Input::open(const std::string &path, bool use_mmap)
 {
 	std::unique_ptr<Input> in(new Input());
 	in->name_ = path == "-" ? std::string("<stdin>") : path;
@@ -206,7 +206,7 @@ std::unique_ptr<Input> Input::open(const std::string &path)
 	head.resize(head_size);
 	bool compressed = is_gzip(head) || is_zstd(head);
 
-	if (regular && !compressed && st.st_size > 0) {
+	if (use_mmap && regular && !compressed && st.st_size > 0) {
 		void *map = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, in->fd_, 0);
 		if (map != MAP_FAILED) {
 			madvise(map, static_cast<size_t>(st.st_size), MADV_SEQUENTIAL);
@@ -267,17 +267,38 @@ Input::~Input()
 		::close(fd_);
 }
 
+namespace {
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 // Linux 5.14
+#endif
+
+// The page-aligned span of a range inside the mapping.
+std::pair<void *, size_t> page_span(std::string_view range)
+{
+	const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+	auto begin = reinterpret_cast<uintptr_t>(range.data()) & ~(page - 1);
+	auto end = reinterpret_cast<uintptr_t>(range.data() + range.size());
+	return {reinterpret_cast<void *>(begin), end - begin};
+}
+} // namespace
+
+void Input::prefetch(std::string_view range) const
+{
+	if (!map_ || range.empty())
+		return;
+	auto [start, length] = page_span(range);
+	// Older kernels reject the advice; faults then map the pages as usual.
+	madvise(start, length, MADV_POPULATE_READ);
+}
+
 void Input::release(std::string_view range) const
 {
 	if (!map_ || range.empty())
 		return;
-	const long page = sysconf(_SC_PAGESIZE);
-	auto begin = reinterpret_cast<uintptr_t>(range.data());
-	auto end = begin + range.size();
-	begin &= ~static_cast<uintptr_t>(page - 1);
+	auto [start, length] = page_span(range);
 	// Pages are re-read from the page cache if another thread still needs
 	// one at a piece boundary: the mapping is private and never written.
-	madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+	madvise(start, length, MADV_DONTNEED);
 }
 
 } // namespace capmap

@@ -6,17 +6,12 @@ namespace capmap {
 
 uint64_t NameTable::intern(std::string_view text)
 {
-	if (has_last_ && text == last_text_)
-		return last_key_;
 	uint64_t key = hash_name(text);
 	std::string &stored = names_[key];
 	if (stored.empty() && !text.empty())
 		stored.assign(text);
 	else if (stored != text)
 		throw DataError("names '" + stored + "' and '" + std::string(text) + "' have the same 64-bit hash");
-	last_key_ = key;
-	last_text_.assign(text);
-	has_last_ = true;
 	return key;
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -103,6 +104,19 @@ private:
 	std::thread thread_;
 };
 
+// A read buffer that is not zero-filled first (that would cost a pass over
+// it and, in some virtual machines, a fault per page up front).
+class Buffer {
+public:
+	explicit Buffer(size_t capacity) : data_(new char[capacity]), capacity_(capacity) {}
+	char *data() { return data_.get(); }
+	size_t size() const { return capacity_; }
+
+private:
+	std::unique_ptr<char[]> data_;
+	size_t capacity_;
+};
+
 class Scanner {
 public:
 	Scanner(Input &input, const ScanOptions &options, unsigned workers, const PieceParser &parse)
@@ -148,14 +162,14 @@ private:
 	void scan_stream()
 	{
 		const size_t block = std::max<size_t>(options_.block_size, 2 * kMaxLineLength);
-		std::vector<char> buffers[2] = {std::vector<char>(block), std::vector<char>(block)};
+		Buffer buffers[2] = {Buffer(block), Buffer(block)};
 		size_t filled = fill(buffers[0], 0);
 		bool layout_known = false;
 		bool open = false;
 		int current = 0;
 		for (;;) {
-			std::vector<char> &buf = buffers[current];
-			std::vector<char> &next = buffers[1 - current];
+			Buffer &buf = buffers[current];
+			Buffer &next = buffers[1 - current];
 			std::string_view data(buf.data(), filled);
 			size_t cut = data.rfind('\n');
 			if (cut == std::string_view::npos) {
@@ -213,7 +227,7 @@ private:
 
 	// Reads into buf after the first `have` bytes until it is full or the
 	// input ends.
-	size_t fill(std::vector<char> &buf, size_t have)
+	size_t fill(Buffer &buf, size_t have)
 	{
 		while (have < buf.size()) {
 			size_t got = input_.stream().read(buf.data() + have, buf.size() - have);
@@ -226,7 +240,7 @@ private:
 
 	// Reports a line longer than a whole read buffer; in lenient mode skips
 	// it and returns how many bytes after it were kept at the buffer start.
-	size_t drop_overlong_line(std::vector<char> &buf, size_t filled)
+	size_t drop_overlong_line(Buffer &buf, size_t filled)
 	{
 		std::string message = fmt::format("{}:{}: expected a line of at most {} bytes, found a line of more than {} bytes",
 						  input_.name(), stats_.lines + 1, kMaxLineLength, filled);
@@ -300,6 +314,7 @@ private:
 			}
 			std::string_view piece = text.substr(starts[i], starts[i + 1] - starts[i]);
 			bool last = i + 1 == n;
+			input_.prefetch(piece);
 			results[i] = parse_(worker, stats_.layout, piece, i == 0 ? open_in : false, last ? final : true, &stop[i]);
 			if (results[i].failed)
 				for (size_t j = i + 1; j < n; ++j)

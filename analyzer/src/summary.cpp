@@ -54,9 +54,9 @@ void SummaryVisitor::on_object(const ObjectRecord &object)
 	row.alloc_jiffies = object.alloc_jiffies;
 	row.free_jiffies = object.free_jiffies;
 	row.alloc_pid = object.alloc_pid;
-	row.comm = names.intern(object.comm);
-	row.cache = names.intern(object.slab_cache);
-	row.allocator = names.intern(object.allocator);
+	row.comm = names.intern(object.comm, comm_cache_);
+	row.cache = names.intern(object.slab_cache, cache_cache_);
+	row.allocator = names.intern(object.allocator, allocator_cache_);
 	row.untracked = is_untracked_allocator(object.allocator);
 	has_current_ = true;
 

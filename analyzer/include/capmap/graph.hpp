@@ -72,6 +72,7 @@ public:
 
 private:
 	GraphOptions options_;
+	NameCache comm_cache_, cache_cache_;
 	std::optional<uint64_t> comm_filter_;
 	std::optional<uint64_t> cache_filter_;
 	bool keep_current_ = false;

@@ -22,8 +22,9 @@ public:
 
 class Input {
 public:
-	// Throws IoError if the file cannot be opened.
-	static std::unique_ptr<Input> open(const std::string &path);
+	// Throws IoError if the file cannot be opened. With use_mmap false a
+	// regular file is read with read() like a pipe.
+	static std::unique_ptr<Input> open(const std::string &path, bool use_mmap = true);
 	// An input over bytes held by the caller (tests, fuzzing).
 	static std::unique_ptr<Input> from_memory(std::string_view bytes, std::string name);
 	// The same bytes, but always read through the stream path (tests).
@@ -41,6 +42,8 @@ public:
 	// Lets the kernel drop mapped pages that were parsed, so the resident
 	// set does not grow with the file.
 	void release(std::string_view range) const;
+	// Maps the pages of a range in one call instead of one fault per page.
+	void prefetch(std::string_view range) const;
 
 	// For the progress bar: size of the file on disk (0 when unknown) and
 	// bytes of it consumed so far.

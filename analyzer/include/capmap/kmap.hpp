@@ -13,6 +13,7 @@
 // that stops the parse with an error at the current line even in lenient mode.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -93,6 +94,7 @@ std::string line_too_long(size_t length);
 
 struct Cursor {
 	const char *p;
+	const char *limit; // end of readable memory (for 8-byte loads)
 	const char *fail_at = nullptr;
 	const char *fail_what = nullptr;
 
@@ -102,40 +104,40 @@ struct Cursor {
 		fail_what = what;
 		return false;
 	}
-	bool hex(uint64_t &value, const char *what)
+	[[gnu::always_inline]] bool hex(uint64_t &value, const char *what)
 	{
-		const char *q = parse_hex(p, value);
+		const char *q = parse_hex_wide(p, limit, value);
 		if (!q)
 			return fail(what);
 		p = q;
 		return true;
 	}
-	bool dec(uint64_t &value, const char *what)
+	[[gnu::always_inline]] bool dec(uint64_t &value, const char *what)
 	{
-		const char *q = parse_dec(p, value);
+		const char *q = parse_dec_wide(p, limit, value);
 		if (!q)
 			return fail(what);
 		p = q;
 		return true;
 	}
-	bool pid(uint32_t &value, const char *what)
+	[[gnu::always_inline]] bool pid(uint32_t &value, const char *what)
 	{
 		uint64_t v;
-		const char *q = parse_dec(p, v);
+		const char *q = parse_dec_wide(p, limit, v);
 		if (!q || v > kMaxPid)
 			return fail(what);
 		value = static_cast<uint32_t>(v);
 		p = q;
 		return true;
 	}
-	bool comma(const char *what)
+	[[gnu::always_inline]] bool comma(const char *what)
 	{
 		if (*p != ',')
 			return fail(what);
 		++p;
 		return true;
 	}
-	bool end_of_line(const char *what)
+	[[gnu::always_inline]] bool end_of_line(const char *what)
 	{
 		if (*p == '\r')
 			++p;
@@ -147,7 +149,7 @@ struct Cursor {
 
 // Parses an access line after its indentation; on success c.p is at '\n'.
 template <Layout L>
-inline bool parse_access(Cursor &c, AccessRecord &a)
+[[gnu::always_inline]] inline bool parse_access(Cursor &c, AccessRecord &a)
 {
 	if constexpr (L == Layout::V1) {
 		return c.hex(a.ip, "access_ip (hexadecimal)") && c.comma("',' after access_ip") &&
@@ -188,17 +190,74 @@ inline bool identifier(std::string_view text)
 	return true;
 }
 
-// Parses an object line [c.p, eol) (eol points at '\n' or at a '\r' before it).
 template <Layout L>
-inline bool parse_object(Cursor &c, const char *eol, ObjectRecord &o)
+[[gnu::always_inline]] inline bool parse_object_numbers(Cursor &c, ObjectRecord &o)
 {
-	if (!(c.hex(o.alloc_ip, "alloc_ip (hexadecimal)") && c.comma("',' after alloc_ip") &&
-	      c.pid(o.alloc_pid, "alloc_pid (decimal, at most 2147483647)") && c.comma("',' after alloc_pid") &&
-	      c.hex(o.va, "va (hexadecimal)") && c.comma("',' after va") &&
-	      c.dec(o.size, "size (decimal, at most 2^64-1)") && c.comma("',' after size") &&
-	      c.dec(o.alloc_jiffies, "alloc_jiffies (decimal)") && c.comma("',' after alloc_jiffies") &&
-	      c.dec(o.free_jiffies, "free_jiffies (decimal)") && c.comma("',' after free_jiffies") &&
-	      c.hex(o.free_ip, "free_ip (hexadecimal)") && c.comma("',' after free_ip")))
+	return c.hex(o.alloc_ip, "alloc_ip (hexadecimal)") && c.comma("',' after alloc_ip") &&
+	       c.pid(o.alloc_pid, "alloc_pid (decimal, at most 2147483647)") && c.comma("',' after alloc_pid") &&
+	       c.hex(o.va, "va (hexadecimal)") && c.comma("',' after va") &&
+	       c.dec(o.size, "size (decimal, at most 2^64-1)") && c.comma("',' after size") &&
+	       c.dec(o.alloc_jiffies, "alloc_jiffies (decimal)") && c.comma("',' after alloc_jiffies") &&
+	       c.dec(o.free_jiffies, "free_jiffies (decimal)") && c.comma("',' after free_jiffies") &&
+	       c.hex(o.free_ip, "free_ip (hexadecimal)") && c.comma("',' after free_ip");
+}
+
+inline constexpr std::array<bool, 256> kIdentifierChar = [] {
+	std::array<bool, 256> table{};
+	for (int ch = 0; ch < 256; ++ch)
+		table[ch] = ch == '_' || (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+	return table;
+}();
+
+// The common case in one pass over the line, finding its end on the way.
+// Returns false on anything unusual; parse_object_slow() then explains.
+template <Layout L>
+[[gnu::always_inline]] inline bool parse_object_fast(Cursor &c, ObjectRecord &o, const char *&eol)
+{
+	if (!parse_object_numbers<L>(c, o))
+		return false;
+	const char *q = c.p;
+	while (kIdentifierChar[static_cast<unsigned char>(*q)])
+		++q;
+	if (*q != ',' || q == c.p)
+		return false;
+	o.allocator = std::string_view(c.p, static_cast<size_t>(q - c.p));
+	const char *rest = ++q;
+	const char *last = nullptr, *previous = nullptr;
+	bool control = false;
+	for (;; ++q) {
+		unsigned char ch = static_cast<unsigned char>(*q);
+		if (ch == '\n')
+			break;
+		if (ch == ',') {
+			previous = last;
+			last = q;
+		}
+		control |= (ch < 0x20 && !(ch == '\r' && q[1] == '\n')) || ch == 0x7f;
+	}
+	eol = q;
+	const char *content_end = (q > rest && q[-1] == '\r') ? q - 1 : q;
+	if (control || !last || last + 1 == content_end)
+		return false;
+	if constexpr (L == Layout::Legacy11) {
+		if (!previous || previous + 1 == last)
+			return false;
+		o.kind = std::string_view(last + 1, static_cast<size_t>(content_end - last - 1));
+		o.slab_cache = std::string_view(previous + 1, static_cast<size_t>(last - previous - 1));
+		o.comm = std::string_view(rest, static_cast<size_t>(previous - rest));
+	} else {
+		o.slab_cache = std::string_view(last + 1, static_cast<size_t>(content_end - last - 1));
+		o.comm = std::string_view(rest, static_cast<size_t>(last - rest));
+	}
+	return true;
+}
+
+// Parses an object line [c.p, eol) (eol points at '\n' or at a '\r' before
+// it) field by field, saying exactly what is wrong.
+template <Layout L>
+inline bool parse_object_slow(Cursor &c, const char *eol, ObjectRecord &o)
+{
+	if (!parse_object_numbers<L>(c, o))
 		return false;
 	const char *comma = static_cast<const char *>(memchr(c.p, ',', static_cast<size_t>(eol - c.p)));
 	if (!comma)
@@ -265,7 +324,7 @@ PieceResult parse_lines(std::string_view text, bool lenient, bool object_open, b
 			}
 			const char first = *p;
 			if (first == ' ' || first == '\t') {
-				Cursor c{p};
+				Cursor c{p, end};
 				while (*c.p == ' ' || *c.p == '\t')
 					++c.p;
 				AccessRecord a;
@@ -293,17 +352,29 @@ PieceResult parse_lines(std::string_view text, bool lenient, bool object_open, b
 				}
 				continue;
 			}
-			const char *eol = static_cast<const char *>(memchr(p, '\n', static_cast<size_t>(end - p)));
-			size_t length = static_cast<size_t>(eol - p);
-			if (first == '#' || first == '\n' || (first == '\r' && length == 1)) {
-				p = eol + 1; // header, comment or blank line
-				continue;
+			if (first == '#' || first == '\n' || first == '\r') {
+				const char *eol = static_cast<const char *>(memchr(p, '\n', static_cast<size_t>(end - p)));
+				if (first != '\r' || eol == p + 1) {
+					p = eol + 1; // header, comment or blank line
+					continue;
+				}
 			}
 			if (object_open) {
 				visitor.on_object_end();
 				object_open = false;
 			}
 			skipping_object = false;
+			ObjectRecord o;
+			const char *eol = nullptr;
+			Cursor fast{p, end};
+			if (parse_object_fast<L>(fast, o, eol) && static_cast<size_t>(eol - p) <= kMaxLineLength) [[likely]] {
+				visitor.on_object(o);
+				object_open = true;
+				p = eol + 1;
+				continue;
+			}
+			eol = static_cast<const char *>(memchr(p, '\n', static_cast<size_t>(end - p)));
+			size_t length = static_cast<size_t>(eol - p);
 			if (length > kMaxLineLength) [[unlikely]] {
 				if (!record_error(p, line_too_long(length)))
 					break;
@@ -312,9 +383,9 @@ PieceResult parse_lines(std::string_view text, bool lenient, bool object_open, b
 				continue;
 			}
 			const char *content_end = (length > 0 && eol[-1] == '\r') ? eol - 1 : eol;
-			Cursor c{p};
-			ObjectRecord o;
-			if (!parse_object<L>(c, content_end, o)) [[unlikely]] {
+			Cursor c{p, end};
+			o = ObjectRecord{};
+			if (!parse_object_slow<L>(c, content_end, o)) {
 				if (!record_error(p, std::string("expected ") + c.fail_what + ", found " +
 							     describe_found(c.fail_at, eol)))
 					break;

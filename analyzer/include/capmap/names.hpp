@@ -21,12 +21,29 @@ inline uint64_t hash_name(std::string_view text)
 	return mix64(h);
 }
 
+// Remembers the last name seen at one call site: consecutive objects mostly
+// share their comm, cache and allocator, so most lookups skip the hash.
+struct NameCache {
+	uint64_t key = 0;
+	std::string text;
+	bool valid = false;
+};
+
 class NameTable {
 public:
 	// Returns the key of text, remembering text on first sight. Throws
 	// DataError if two different names share a hash (never seen in practice,
 	// but a silent merge of two rows would be wrong).
 	uint64_t intern(std::string_view text);
+	uint64_t intern(std::string_view text, NameCache &cache)
+	{
+		if (cache.valid && text == cache.text)
+			return cache.key;
+		cache.key = intern(text);
+		cache.text.assign(text);
+		cache.valid = true;
+		return cache.key;
+	}
 
 	// The name behind key, or "?" if it was never interned.
 	std::string_view lookup(uint64_t key) const;
@@ -35,10 +52,6 @@ public:
 
 private:
 	FlatMap<uint64_t, std::string> names_;
-	// One-entry cache: consecutive objects usually share comm and cache.
-	uint64_t last_key_ = 0;
-	std::string last_text_;
-	bool has_last_ = false;
 };
 
 } // namespace capmap

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 namespace capmap {
 
@@ -27,41 +28,153 @@ inline constexpr std::array<int8_t, 256> kHexDigit = make_hex_table();
 } // namespace detail
 
 // Hexadecimal, optional 0x prefix, leading zeros allowed.
-inline const char *parse_hex(const char *p, uint64_t &out)
+[[gnu::always_inline]] inline const char *parse_hex(const char *p, uint64_t &out)
 {
 	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
 		p += 2;
 	const char *first = p;
-	while (*p == '0')
-		++p;
-	const char *significant = p;
 	uint64_t value = 0;
 	int digit;
 	while ((digit = detail::kHexDigit[static_cast<unsigned char>(*p)]) >= 0) {
 		value = (value << 4) | static_cast<uint64_t>(digit);
 		++p;
 	}
-	if (p == first || p - significant > 16)
-		return nullptr;
-	out = value;
-	return p;
-}
-
-// Unsigned decimal.
-inline const char *parse_dec(const char *p, uint64_t &out)
-{
-	const char *first = p;
-	uint64_t value = 0;
-	unsigned digit;
-	while ((digit = static_cast<unsigned>(static_cast<unsigned char>(*p) - '0')) < 10) {
-		if (__builtin_mul_overflow(value, 10u, &value) || __builtin_add_overflow(value, digit, &value))
+	if (p - first > 16) [[unlikely]] {
+		// Only leading zeros may make a field longer than 16 digits.
+		while (*first == '0' && p - first > 1)
+			++first;
+		if (p - first > 16)
 			return nullptr;
-		++p;
 	}
 	if (p == first)
 		return nullptr;
 	out = value;
 	return p;
+}
+
+namespace detail {
+
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+
+// High bit set in each byte of x with lo < byte < hi (bytes >= 0x80 never
+// match). Exact per byte: the 7-bit sums cannot carry into the next byte.
+constexpr uint64_t bytes_between(uint64_t x, uint64_t lo, uint64_t hi)
+{
+	uint64_t low7 = x & (kOnes * 127);
+	return (kOnes * (127 + hi) - low7) & ~x & (low7 + kOnes * (127 - lo)) & kHighBits;
+}
+
+// How many of the 8 characters in x (first character in the low byte) are
+// hexadecimal digits before the first one that is not.
+[[gnu::always_inline]] inline unsigned leading_hex_digits(uint64_t x)
+{
+	uint64_t hex = bytes_between(x, 0x2f, 0x3a) | bytes_between(x | (kOnes * 0x20), 0x60, 0x67);
+	uint64_t other = ~hex & kHighBits;
+	return other ? static_cast<unsigned>(__builtin_ctzll(other)) / 8 : 8;
+}
+
+// Value of 8 hexadecimal digits (first in the low byte); zero bytes count as
+// leading '0' digits.
+[[gnu::always_inline]] inline uint64_t hex8_value(uint64_t x)
+{
+	uint64_t letter = (x & (kOnes * 0x40)) >> 6;
+	x = (x & (kOnes * 0x0f)) + letter * 9;
+	x = ((x << 4) | (x >> 8)) & 0x00ff00ff00ff00ffULL;
+	x = ((x << 8) | (x >> 16)) & 0x0000ffff0000ffffULL;
+	return ((x << 16) | (x >> 32)) & 0xffffffffULL;
+}
+
+[[gnu::always_inline]] inline uint64_t load8(const char *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+	return x;
+}
+
+} // namespace detail
+
+// parse_hex for the hot loop: reads 8 bytes at a time when at least 24 bytes
+// at p are readable (limit), else falls back to parse_hex.
+[[gnu::always_inline]] inline const char *parse_hex_wide(const char *p, const char *limit, uint64_t &out)
+{
+	if (limit - p < 24) [[unlikely]]
+		return parse_hex(p, out);
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	uint64_t x0 = detail::load8(p);
+	unsigned n0 = detail::leading_hex_digits(x0);
+	if (n0 < 8) {
+		if (n0 == 0)
+			return nullptr;
+		out = detail::hex8_value(x0 << (8 * (8 - n0)));
+		return p + n0;
+	}
+	uint64_t x1 = detail::load8(p + 8);
+	unsigned n1 = detail::leading_hex_digits(x1);
+	if (n1 == 8) [[unlikely]] {
+		if (detail::kHexDigit[static_cast<unsigned char>(p[16])] >= 0)
+			return parse_hex(p, out); // more than 16 digits: leading zeros or overflow
+		out = (detail::hex8_value(x0) << 32) | detail::hex8_value(x1);
+		return p + 16;
+	}
+	uint64_t high = detail::hex8_value(x0);
+	out = n1 == 0 ? high : (high << (4 * n1)) | detail::hex8_value(x1 << (8 * (8 - n1)));
+	return p + 8 + n1;
+}
+
+// Unsigned decimal.
+[[gnu::always_inline]] inline const char *parse_dec(const char *p, uint64_t &out)
+{
+	const char *first = p;
+	uint64_t value = 0;
+	unsigned digit;
+	// 19 digits always fit in 64 bits; only a 20th needs an overflow check.
+	while ((digit = static_cast<unsigned>(static_cast<unsigned char>(*p) - '0')) < 10) {
+		value = value * 10 + digit;
+		++p;
+	}
+	if (p - first >= 20) [[unlikely]] {
+		while (*first == '0' && p - first > 1)
+			++first;
+		if (p - first > 20)
+			return nullptr;
+		if (p - first == 20) {
+			uint64_t head = 0;
+			for (const char *q = first; q < p - 1; ++q)
+				head = head * 10 + static_cast<unsigned>(*q - '0');
+			if (__builtin_mul_overflow(head, 10u, &value) ||
+			    __builtin_add_overflow(value, static_cast<unsigned>(p[-1] - '0'), &value))
+				return nullptr;
+		}
+	}
+	if (p == first)
+		return nullptr;
+	out = value;
+	return p;
+}
+
+// parse_dec for the hot loop: numbers of up to 7 digits are converted from
+// one 8-byte load without a loop, so their varying length costs no branch
+// mispredictions. Needs 8 readable bytes at p (limit); else parse_dec.
+[[gnu::always_inline]] inline const char *parse_dec_wide(const char *p, const char *limit, uint64_t &out)
+{
+	if (limit - p < 8) [[unlikely]]
+		return parse_dec(p, out);
+	uint64_t x = detail::load8(p);
+	uint64_t other = ~detail::bytes_between(x, 0x2f, 0x3a) & detail::kHighBits;
+	unsigned n = other ? static_cast<unsigned>(__builtin_ctzll(other)) / 8 : 8;
+	if (n == 0 || n == 8) [[unlikely]]
+		return n == 0 ? nullptr : parse_dec(p, out);
+	// Digit values in the first n bytes; a borrow from a later non-digit
+	// byte only runs upwards, into bytes that the shift drops.
+	uint64_t v = (x - detail::kOnes * '0') << (8 * (8 - n));
+	v = (v * 10) + (v >> 8);
+	v = (((v & 0x000000ff000000ffULL) * (100 + (1000000ULL << 32))) +
+	     (((v >> 16) & 0x000000ff000000ffULL) * (1 + (10000ULL << 32)))) >>
+	    32;
+	out = v;
+	return p + n;
 }
 
 } // namespace capmap

@@ -83,6 +83,7 @@ private:
 	void keep_top(const ObjectRow &row);
 
 	SummaryOptions options_;
+	NameCache comm_cache_, cache_cache_, allocator_cache_;
 	ObjectRow current_;
 	bool has_current_ = false;
 	uint64_t last_pid_ = ~0ull;

@@ -47,6 +47,55 @@ TEST(Numbers, HexAcceptsPrefixLeadingZerosAndRejectsOverflow)
 	EXPECT_EQ(parse_hex("0x,", v), nullptr);
 }
 
+// The 8-bytes-at-a-time parser must agree with the simple one on every
+// length, letter case and terminator.
+TEST(Numbers, WideHexAgreesWithSimpleHex)
+{
+	const std::string digits = "0123456789abcdefABCDEF";
+	const std::string stops = ",\n g:\x80\xff/@`G";
+	uint64_t seed = 12345;
+	auto next = [&] { return seed = seed * 6364136223846793005ULL + 1442695040888963407ULL, seed >> 33; };
+	for (int round = 0; round < 20000; ++round) {
+		std::string text = round % 7 == 0 ? "0x" : "";
+		size_t length = next() % 21;
+		for (size_t i = 0; i < length; ++i)
+			text += digits[next() % digits.size()];
+		text += stops[next() % stops.size()];
+		text += std::string(32, '\n');
+		uint64_t simple = 1, wide = 2;
+		const char *a = parse_hex(text.c_str(), simple);
+		const char *b = parse_hex_wide(text.c_str(), text.c_str() + text.size(), wide);
+		ASSERT_EQ(a, b) << text;
+		if (a) {
+			ASSERT_EQ(simple, wide) << text;
+		}
+	}
+}
+
+TEST(Numbers, WideDecimalAgreesWithSimpleDecimal)
+{
+	const std::string stops = ",\n x/:\x80\xff";
+	uint64_t seed = 777;
+	auto next = [&] { return seed = seed * 6364136223846793005ULL + 1442695040888963407ULL, seed >> 33; };
+	for (int round = 0; round < 20000; ++round) {
+		std::string text;
+		size_t length = next() % 23;
+		for (size_t i = 0; i < length; ++i)
+			text += static_cast<char>('0' + next() % 10);
+		text += stops[next() % stops.size()];
+		std::string padded = text + std::string(8, '\n');
+		for (const std::string *t : {&text, &padded}) {
+			uint64_t simple = 1, wide = 2;
+			const char *a = parse_dec(t->c_str(), simple);
+			const char *b = parse_dec_wide(t->c_str(), t->c_str() + t->size(), wide);
+			ASSERT_EQ(a, b) << *t;
+			if (a) {
+				ASSERT_EQ(simple, wide) << *t;
+			}
+		}
+	}
+}
+
 TEST(Numbers, DecimalRejectsOverflowAndEmpty)
 {
 	uint64_t v = 0;
