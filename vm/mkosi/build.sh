@@ -32,4 +32,4 @@ mkosi -C "$top/vm/mkosi" \
 	--cache="$out/cache" \
 	--workspace-dir="$out/workspace" \
 	--force "$@" build
-echo "vm/mkosi/build.sh: built $out/image in $(($(date +%s) - start)) s"
+echo "vm/mkosi/build.sh: mkosi build finished in $(($(date +%s) - start)) s"
