@@ -134,8 +134,10 @@ Visitor scan_file(const std::string &path, const CommonOptions &o, Make make, Sc
 		visitors.push_back(make());
 	stats = scan_kmap(*input, so, visitors);
 	try {
-		for (unsigned i = 1; i < n; ++i)
-			visitors[0].merge(visitors[i]);
+		for (unsigned i = 1; i < n; ++i) {
+			Visitor merged_away = std::move(visitors[i]); // freed right after its merge
+			visitors[0].merge(merged_away);
+		}
 	} catch (const DataError &e) {
 		throw DataError(fmt::format("{}: {}", input->name(), e.what()));
 	}
@@ -143,7 +145,7 @@ Visitor scan_file(const std::string &path, const CommonOptions &o, Make make, Sc
 	return std::move(visitors[0]);
 }
 
-void write_stdout(const std::string &text)
+void write_stdout(std::string_view text)
 {
 	if (fwrite(text.data(), 1, text.size(), stdout) != text.size() || fflush(stdout) != 0)
 		throw IoError("standard output: write failed");
@@ -270,7 +272,7 @@ int cmd_graph(const std::vector<std::string> &args)
 	ro.symbols = symbols_of(o);
 	if (!function.empty())
 		ro.function = function;
-	write_stdout(render_graph(graph, stats, ro));
+	render_graph(graph, stats, ro, [](std::string_view chunk) { write_stdout(chunk); });
 	return kExitOk;
 }
 

@@ -163,7 +163,8 @@ uint64_t generate_kmap(const GeneratorOptions &o, const std::function<void(std::
 	const double continue_p = o.mean_accesses / (1.0 + o.mean_accesses);
 	for (uint64_t n = 0; out.written() < o.target_bytes && (o.max_objects == 0 || n < o.max_objects); ++n) {
 		bool untracked = o.untracked_every && n % o.untracked_every == o.untracked_every - 1;
-		const Site &site = sites[rng.skewed(sites.size())];
+		const uint64_t site_index = rng.skewed(sites.size());
+		const Site &site = sites[site_index];
 		const Task &task = tasks[rng.skewed(tasks.size(), 2.0)];
 		jiffies += rng.below(3);
 		uint64_t size = untracked ? 0 : site.size;
@@ -196,7 +197,10 @@ uint64_t generate_kmap(const GeneratorOptions &o, const std::function<void(std::
 		uint64_t lines = 0;
 		while (rng.uniform() < continue_p || (untracked && lines < 20)) {
 			++lines;
-			uint64_t ip = code[rng.skewed(code.size())];
+			// Code touches the objects of a few sites (its own data
+			// structures) and, now and then, anything.
+			uint64_t ip = rng.uniform() < 0.9 ? code[(site_index * 97 + rng.skewed(128, 2.0)) % code.size()]
+							  : code[rng.skewed(code.size())];
 			uint32_t pid = rng.uniform() < 0.8 ? task.pid : tasks[rng.below(tasks.size())].pid;
 			uint64_t writes = rng.skewed(200, 4.0);
 			uint64_t reads = 1 + rng.skewed(2000, 4.0);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -133,14 +132,20 @@ BuiltGraph build(const GraphVisitor &g, const GraphReportOptions &o)
 				return s->name;
 		return hex_address(key);
 	};
-	FlatMap<TripleKey, EdgeCounts, TripleKeyHash> merged;
-	g.edges.for_each([&](const TripleKey &k, const EdgeCounts &e) {
-		uint64_t code = code_key(k.a);
-		if (o.function && code_label(code) != *o.function && hex_address(k.a) != *o.function)
-			return;
-		merged[TripleKey{code, k.b, k.c}].add(e);
-	});
-	auto edges = merged.entries();
+	std::vector<std::pair<TripleKey, EdgeCounts>> edges;
+	if (!o.symbols && !o.function) {
+		edges = g.edges.entries();
+	} else {
+		// Several ips of one function become one edge.
+		FlatMap<TripleKey, EdgeCounts, TripleKeyHash> merged;
+		g.edges.for_each([&](const TripleKey &k, const EdgeCounts &e) {
+			uint64_t code = code_key(k.a);
+			if (o.function && code_label(code) != *o.function && hex_address(k.a) != *o.function)
+				return;
+			merged[TripleKey{code, k.b, k.c}].add(e);
+		});
+		edges = merged.entries();
+	}
 	BuiltGraph out;
 	out.all_edges = edges.size();
 	for (const auto &e : edges)
@@ -154,17 +159,20 @@ BuiltGraph build(const GraphVisitor &g, const GraphReportOptions &o)
 	if (o.top && edges.size() > o.top)
 		edges.resize(o.top);
 
-	std::map<std::string, size_t> index;
-	auto node = [&](Node n) {
-		auto [it, inserted] = index.emplace(n.id, out.nodes.size());
-		if (inserted)
-			out.nodes.push_back(std::move(n));
-		return it->second;
+	// Node index by (0, code) or (1, group key); labels are made once per node.
+	FlatMap<TripleKey, size_t, TripleKeyHash> index;
+	auto code_node = [&](uint64_t code) {
+		size_t &slot = index[TripleKey{0, code, 0}];
+		if (slot == 0) {
+			out.nodes.push_back({"c" + hex_address(code), "code", code_label(code), 0, 0});
+			slot = out.nodes.size(); // stored +1 so that 0 means "new"
+		}
+		return slot - 1;
 	};
-	for (const auto &[key, counts] : edges) {
-		uint64_t code = key.a;
-		PairKey group{key.b, key.c};
-		size_t source = node({"c" + hex_address(code), "code", code_label(code), 0, 0});
+	auto group_node = [&](PairKey group) {
+		size_t &slot = index[TripleKey{1, group.first, group.second}];
+		if (slot != 0)
+			return slot - 1;
 		const GroupInfo *info = g.groups.find(group);
 		GroupInfo gi = info ? *info : GroupInfo{};
 		Node target;
@@ -188,17 +196,44 @@ BuiltGraph build(const GraphVisitor &g, const GraphReportOptions &o)
 						   gi.bytes, site_label(gi.site, o.symbols));
 			break;
 		}
-		size_t t = node(std::move(target));
-		out.edges.push_back({source, t, counts});
+		out.nodes.push_back(std::move(target));
+		slot = out.nodes.size();
+		return slot - 1;
+	};
+	out.edges.reserve(edges.size());
+	for (const auto &[key, counts] : edges) {
+		size_t source = code_node(key.a);
+		size_t target = group_node(PairKey{key.b, key.c});
+		out.edges.push_back({source, target, counts});
 		out.shown_counts.add(counts);
 	}
 	return out;
 }
 
-std::string render_dot(const BuiltGraph &g, const GraphReportOptions &o)
+// Output handed to the sink in chunks, so a graph of millions of edges is
+// never held as one string.
+class ChunkedOutput {
+public:
+	explicit ChunkedOutput(const OutputSink &sink) : sink_(sink) {}
+	fmt::memory_buffer buffer;
+	void maybe_flush()
+	{
+		if (buffer.size() >= (1u << 20))
+			flush();
+	}
+	void flush()
+	{
+		sink_(std::string_view(buffer.data(), buffer.size()));
+		buffer.clear();
+	}
+
+private:
+	const OutputSink &sink_;
+};
+
+void render_dot(const BuiltGraph &g, const GraphReportOptions &o, ChunkedOutput &out)
 {
-	fmt::memory_buffer out;
-	auto it = std::back_inserter(out);
+	auto it = std::back_inserter(out.buffer);
 	fmt::format_to(it, "digraph capmap {{\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n");
 	fmt::format_to(it, "  // {} of {} edges, grouped by {}\n", g.edges.size(), g.all_edges, grouping_name(o.grouping));
 	for (const Node &n : g.nodes) {
@@ -219,15 +254,15 @@ std::string render_dot(const BuiltGraph &g, const GraphReportOptions &o)
 		fmt::format_to(it, "  {} -> {} [label=\"R {} / W {}\", penwidth={:.2f}, color=\"{}\"];\n",
 			       dot_string(g.nodes[e.source].id), dot_string(g.nodes[e.target].id), e.counts.reads,
 			       e.counts.writes, width, color);
+		out.maybe_flush();
 	}
 	fmt::format_to(it, "}}\n");
-	return fmt::to_string(out);
+	out.flush();
 }
 
-std::string render_graphml(const BuiltGraph &g)
+void render_graphml(const BuiltGraph &g, ChunkedOutput &out)
 {
-	fmt::memory_buffer out;
-	auto it = std::back_inserter(out);
+	auto it = std::back_inserter(out.buffer);
 	fmt::format_to(it, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 			   "<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n"
 			   "  <key id=\"label\" for=\"node\" attr.name=\"label\" attr.type=\"string\"/>\n"
@@ -239,25 +274,28 @@ std::string render_graphml(const BuiltGraph &g)
 			   "  <key id=\"records\" for=\"edge\" attr.name=\"records\" attr.type=\"long\"/>\n"
 			   "  <key id=\"weight\" for=\"edge\" attr.name=\"weight\" attr.type=\"double\"/>\n"
 			   "  <graph id=\"capmap\" edgedefault=\"directed\">\n");
-	for (const Node &n : g.nodes)
+	for (const Node &n : g.nodes) {
 		fmt::format_to(it,
 			       "    <node id=\"{}\"><data key=\"label\">{}</data><data key=\"kind\">{}</data>"
 			       "<data key=\"objects\">{}</data><data key=\"bytes\">{}</data></node>\n",
 			       xml_text(n.id), xml_text(n.label), n.kind, n.objects, n.bytes);
-	for (const Edge &e : g.edges)
+		out.maybe_flush();
+	}
+	for (const Edge &e : g.edges) {
 		fmt::format_to(it,
 			       "    <edge source=\"{}\" target=\"{}\"><data key=\"reads\">{}</data><data key=\"writes\">{}</data>"
 			       "<data key=\"records\">{}</data><data key=\"weight\">{}</data></edge>\n",
 			       xml_text(g.nodes[e.source].id), xml_text(g.nodes[e.target].id), e.counts.reads,
 			       e.counts.writes, e.counts.records, e.counts.accesses());
+		out.maybe_flush();
+	}
 	fmt::format_to(it, "  </graph>\n</graphml>\n");
-	return fmt::to_string(out);
+	out.flush();
 }
 
-std::string render_json_graph(const BuiltGraph &g, const ScanStats &stats, const GraphReportOptions &o)
+void render_json_graph(const BuiltGraph &g, const ScanStats &stats, const GraphReportOptions &o, ChunkedOutput &out)
 {
-	fmt::memory_buffer out;
-	auto it = std::back_inserter(out);
+	auto it = std::back_inserter(out.buffer);
 	fmt::format_to(it, "{{\n  \"input\": {},\n  \"grouping\": \"{}\",\n", input_json(stats), grouping_name(o.grouping));
 	fmt::format_to(it, "  \"edges_total\": {}, \"edges_shown\": {},\n", g.all_edges, g.edges.size());
 	fmt::format_to(it, "  \"all\": {{\"access_records\": {}, \"reads\": {}, \"writes\": {}}},\n", g.all_counts.records,
@@ -269,6 +307,7 @@ std::string render_json_graph(const BuiltGraph &g, const ScanStats &stats, const
 		const Node &n = g.nodes[i];
 		fmt::format_to(it, "{}\n    {{\"id\": {}, \"kind\": \"{}\", \"label\": {}, \"objects\": {}, \"bytes\": {}}}",
 			       i ? "," : "", json_string(n.id), n.kind, json_string(n.label), n.objects, n.bytes);
+		out.maybe_flush();
 	}
 	fmt::format_to(it, "],\n  \"edges\": [");
 	for (size_t i = 0; i < g.edges.size(); ++i) {
@@ -277,40 +316,50 @@ std::string render_json_graph(const BuiltGraph &g, const ScanStats &stats, const
 			       "{}\n    {{\"source\": {}, \"target\": {}, \"access_records\": {}, \"reads\": {}, \"writes\": {}}}",
 			       i ? "," : "", json_string(g.nodes[e.source].id), json_string(g.nodes[e.target].id),
 			       e.counts.records, e.counts.reads, e.counts.writes);
+		out.maybe_flush();
 	}
 	fmt::format_to(it, "]\n}}\n");
-	return fmt::to_string(out);
+	out.flush();
 }
 
-std::string render_csv_graph(const BuiltGraph &g)
+void render_csv_graph(const BuiltGraph &g, ChunkedOutput &out)
 {
-	fmt::memory_buffer out;
-	auto it = std::back_inserter(out);
+	auto it = std::back_inserter(out.buffer);
 	fmt::format_to(it, "source,source_label,target,target_kind,target_label,access_records,reads,writes\n");
 	for (const Edge &e : g.edges) {
 		const Node &s = g.nodes[e.source];
 		const Node &t = g.nodes[e.target];
 		fmt::format_to(it, "{},{},{},{},{},{},{},{}\n", csv_field(s.id), csv_field(s.label), csv_field(t.id), t.kind,
 			       csv_field(t.label), e.counts.records, e.counts.reads, e.counts.writes);
+		out.maybe_flush();
 	}
-	return fmt::to_string(out);
+	out.flush();
 }
 
 } // namespace
 
-std::string render_graph(const GraphVisitor &graph, const ScanStats &stats, const GraphReportOptions &options)
+void render_graph(const GraphVisitor &graph, const ScanStats &stats, const GraphReportOptions &options,
+		  const OutputSink &sink)
 {
 	BuiltGraph g = build(graph, options);
+	ChunkedOutput out(sink);
 	switch (options.format) {
 	case OutputFormat::Graphml:
-		return render_graphml(g);
+		return render_graphml(g, out);
 	case OutputFormat::Json:
-		return render_json_graph(g, stats, options);
+		return render_json_graph(g, stats, options, out);
 	case OutputFormat::Csv:
-		return render_csv_graph(g);
+		return render_csv_graph(g, out);
 	default:
-		return render_dot(g, options);
+		return render_dot(g, options, out);
 	}
+}
+
+std::string render_graph(const GraphVisitor &graph, const ScanStats &stats, const GraphReportOptions &options)
+{
+	std::string text;
+	render_graph(graph, stats, options, [&](std::string_view chunk) { text.append(chunk); });
+	return text;
 }
 
 } // namespace capmap

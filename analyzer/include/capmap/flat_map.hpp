@@ -2,7 +2,7 @@
 //
 // The aggregations touch one of these per parsed line, so it avoids the node
 // allocations of std::unordered_map: slots live in one array, lookups probe
-// linearly and the table doubles at 50% load.
+// linearly and the table doubles at 75% load.
 #pragma once
 
 #include <cstddef>
@@ -53,7 +53,7 @@ public:
 		size_t i = find_slot(key);
 		if (used_[i])
 			return slots_[i].value;
-		if ((size_ + 1) * 2 > slots_.size()) {
+		if ((size_ + 1) * 4 > slots_.size() * 3) {
 			rehash(slots_.size() * 2);
 			i = find_slot(key);
 		}

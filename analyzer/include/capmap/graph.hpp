@@ -1,6 +1,7 @@
 // capmap graph: who (code) accesses what (object groups), with counts.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -87,6 +88,11 @@ struct GraphReportOptions {
 	std::optional<std::string> function; // keep code of this function (or ip)
 };
 
+using OutputSink = std::function<void(std::string_view)>;
+
+// Writes the graph to sink in chunks of about 1 MiB.
+void render_graph(const GraphVisitor &graph, const ScanStats &stats, const GraphReportOptions &options,
+		  const OutputSink &sink);
 std::string render_graph(const GraphVisitor &graph, const ScanStats &stats, const GraphReportOptions &options);
 
 } // namespace capmap
