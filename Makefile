@@ -6,7 +6,8 @@
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
-KOBJ := $(TOP)/build/obj
+# The kernel build tree the modules and the guest use (ci/build-kernel.sh's).
+KOBJ := $(or $(KERNEL_OBJ),$(TOP)/build/obj)
 CAPMAP := $(TOP)/build/analyzer/release/capmap
 
 .PHONY: all deps kernel-tree kernel-reapply export-patches kernel modules \
@@ -38,15 +39,13 @@ kernel: deps
 
 # Out-of-tree modules (tracer.ko and its test module), staged in build/modules.
 modules:
-	@if [ -f tracer/Makefile ]; then \
-		flock build/kernel.lock $(MAKE) -s -C tracer KDIR=$(KOBJ); \
-	fi
+	@mkdir -p build && flock build/kernel.lock $(MAKE) -s -C tracer KDIR=$(KOBJ)
 
 initramfs:
 	@vm/mkinitramfs.sh
 
 analyzer: deps
-	@cmake -S analyzer -B build/analyzer/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build/analyzer/release --target capmap
+	@cd analyzer && cmake --preset release >/dev/null && cmake --build --preset release --target capmap
 
 # Boot the guest and run the default in-guest suites.
 vm: kernel modules initramfs

@@ -32,7 +32,8 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 # Paths under the project are hashed relative to it, so that trees in other
 # clones or scratch directories (make check-series) hit the same entries.
 export CCACHE_BASEDIR=$top
-kmake=(make -C "$tree" O="$obj" -j"$jobs" CC="ccache gcc" HOSTCC="ccache gcc")
+# LOCALVERSION= (set, empty): no "+" for a tree that is not at a release tag.
+kmake=(make -C "$tree" O="$obj" -j"$jobs" CC="ccache gcc" HOSTCC="ccache gcc" LOCALVERSION=)
 mkdir -p "$obj"
 
 # Reconfigure when a fragment or the tree's Kconfig changed since the last
