@@ -48,19 +48,15 @@ exit status: 0 success, 1 usage error, 2 malformed input, 3 I/O error
 )";
 
 struct CommonOptions {
+	ScanOptions scan; // the options bind to its fields directly
 	std::string input_format = "auto";
-	bool lenient = false;
-	unsigned threads = 0;
 	std::string symbols_path;
 	std::string format = "text";
 	size_t top = 10;
 	bool no_progress = false;
-	size_t piece_size = 8u << 20;
-	size_t block_size = 16u << 20;
 	bool no_mmap = false;
 
 	std::optional<SymbolTable> symbols;
-	Layout layout = Layout::Auto;
 	OutputFormat output = OutputFormat::Text;
 };
 
@@ -68,9 +64,9 @@ void add_input_options(po::options_description &desc, CommonOptions &o)
 {
 	desc.add_options()("help,h", "show this help")(
 		"input-format", po::value(&o.input_format)->default_value("auto"),
-		"kmap layout: auto, v1, legacy10 or legacy11")("lenient", po::bool_switch(&o.lenient),
+		"kmap layout: auto, v1, legacy10 or legacy11")("lenient", po::bool_switch(&o.scan.lenient),
 							       "skip malformed lines, count them and report at the end")(
-		"threads,j", po::value(&o.threads)->default_value(0), "parser threads (0: one per CPU)")(
+		"threads,j", po::value(&o.scan.threads)->default_value(0), "parser threads (0: one per CPU)")(
 		"symbols,s", po::value(&o.symbols_path), "System.map or saved /proc/kallsyms: show ips as function+offset")(
 		"no-progress", po::bool_switch(&o.no_progress), "never draw the progress bar on stderr");
 }
@@ -78,8 +74,8 @@ void add_input_options(po::options_description &desc, CommonOptions &o)
 // Options for tests: small pieces and buffers exercise the splitting code.
 void add_hidden_options(po::options_description &desc, CommonOptions &o)
 {
-	desc.add_options()("piece-size", po::value(&o.piece_size)->default_value(8u << 20), "bytes per work item")(
-		"block-size", po::value(&o.block_size)->default_value(16u << 20), "stream read buffer")(
+	desc.add_options()("piece-size", po::value(&o.scan.piece_size)->default_value(8u << 20), "bytes per work item")(
+		"block-size", po::value(&o.scan.block_size)->default_value(16u << 20), "stream read buffer")(
 		"no-mmap", po::bool_switch(&o.no_mmap), "read files with read() instead of mapping them");
 }
 
@@ -88,7 +84,8 @@ void finish_common(CommonOptions &o, std::initializer_list<std::string_view> for
 	auto layout = layout_from_name(o.input_format);
 	if (!layout)
 		throw UsageError(fmt::format("unknown --input-format '{}' (auto, v1, legacy10, legacy11)", o.input_format));
-	o.layout = *layout;
+	o.scan.layout = *layout;
+	o.scan.progress = !o.no_progress && isatty(STDERR_FILENO);
 	bool format_ok = false;
 	for (std::string_view f : formats)
 		format_ok |= f == o.format;
@@ -96,22 +93,10 @@ void finish_common(CommonOptions &o, std::initializer_list<std::string_view> for
 	if (!format_ok || !output)
 		throw UsageError(fmt::format("unknown --format '{}'", o.format));
 	o.output = *output;
-	if (o.piece_size < 1 || o.block_size < 1)
+	if (o.scan.piece_size < 1 || o.scan.block_size < 1)
 		throw UsageError("--piece-size and --block-size must be positive");
 	if (!o.symbols_path.empty())
 		o.symbols = SymbolTable::load(o.symbols_path);
-}
-
-ScanOptions scan_options(const CommonOptions &o)
-{
-	ScanOptions s;
-	s.layout = o.layout;
-	s.lenient = o.lenient;
-	s.threads = o.threads;
-	s.piece_size = o.piece_size;
-	s.block_size = o.block_size;
-	s.progress = !o.no_progress && isatty(STDERR_FILENO);
-	return s;
 }
 
 void report_skips(const ScanStats &stats)
@@ -126,13 +111,12 @@ template <class Visitor, class Make>
 Visitor scan_file(const std::string &path, const CommonOptions &o, Make make, ScanStats &stats)
 {
 	auto input = Input::open(path, !o.no_mmap);
-	ScanOptions so = scan_options(o);
-	unsigned n = worker_count(so);
+	unsigned n = worker_count(o.scan);
 	std::vector<Visitor> visitors;
 	visitors.reserve(n);
 	for (unsigned i = 0; i < n; ++i)
 		visitors.push_back(make());
-	stats = scan_kmap(*input, so, visitors);
+	stats = scan_kmap(*input, o.scan, visitors);
 	try {
 		for (unsigned i = 1; i < n; ++i) {
 			Visitor merged_away = std::move(visitors[i]); // freed right after its merge
@@ -158,6 +142,11 @@ public:
 	Command(const char *usage, CommonOptions &o) : visible_(usage) { add_input_options(visible_, o), add_hidden_options(hidden_, o); }
 
 	po::options_description_easy_init add() { return visible_.add_options(); }
+	// --format with its default and the accepted names, e.g. "text or json".
+	po::options_description_easy_init format(CommonOptions &o, const char *initial, const char *names)
+	{
+		return visible_.add_options()("format,f", po::value(&o.format)->default_value(initial), names);
+	}
 	void positional(const char *name, std::string &value)
 	{
 		hidden_.add_options()(name, po::value(&value));
@@ -202,7 +191,7 @@ int cmd_summary(const std::vector<std::string> &args)
 		    "processes and most accessed objects. Each table's rows plus its\n"
 		    "'others' row add up to the totals.\n\noptions",
 		    o);
-	cmd.add()("format,f", po::value(&o.format)->default_value("text"), "text, json or csv")(
+	cmd.format(o, "text", "text, json or csv")(
 		"top,n", po::value(&o.top)->default_value(10), "rows per table (0: all rows)")(
 		"sort", po::value(&sort)->default_value("accesses"), "order rows by accesses, objects or bytes");
 	cmd.positional("kmap", kmap);
@@ -230,14 +219,13 @@ int cmd_summary(const std::vector<std::string> &args)
 int cmd_graph(const std::vector<std::string> &args)
 {
 	CommonOptions o;
-	o.format = "dot";
 	std::string kmap, objects = "site", comm, cache, function;
 	int64_t pid = -1;
 	Command cmd("usage: capmap graph [OPTIONS] KMAP\n\n"
 		    "The access graph: an edge from code (access ip, or its function with\n"
 		    "--symbols) to a group of objects, with read and write counts.\n\noptions",
 		    o);
-	cmd.add()("format,f", po::value(&o.format)->default_value("dot"), "dot, graphml, json or csv")(
+	cmd.format(o, "dot", "dot, graphml, json or csv")(
 		"objects", po::value(&objects)->default_value("site"), "group objects by allocation site, cache or object")(
 		"top,n", po::value(&o.top)->default_value(0), "keep the N heaviest edges (0: all)")(
 		"pid", po::value(&pid), "only accesses made by this pid")(
@@ -294,7 +282,7 @@ int cmd_object(const std::vector<std::string> &args)
 		    "Every object whose extent [va, va+size) contains the hexadecimal\n"
 		    "address ADDR, in allocation order: lifetime and accesses.\n\noptions",
 		    o);
-	cmd.add()("format,f", po::value(&o.format)->default_value("text"), "text or json");
+	cmd.format(o, "text", "text or json");
 	cmd.positional("address", address);
 	cmd.positional("kmap", kmap);
 	if (!cmd.parse(args))
@@ -318,7 +306,7 @@ int cmd_diff(const std::vector<std::string> &args)
 		    "caches, allocators and accessing code that were added, removed or\n"
 		    "changed, largest change in accesses first.\n\noptions",
 		    o);
-	cmd.add()("format,f", po::value(&o.format)->default_value("text"), "text or json")(
+	cmd.format(o, "text", "text or json")(
 		"top,n", po::value(&o.top)->default_value(10), "rows per table (0: all changed rows)");
 	cmd.positional("a", a_path);
 	cmd.positional("b", b_path);
@@ -329,11 +317,14 @@ int cmd_diff(const std::vector<std::string> &args)
 	SummaryOptions so;
 	so.accessors = true;
 	so.top_objects = 0;
+	auto summarize = [&](const std::string &path, ScanStats &stats) {
+		SummaryVisitor s = scan_file<SummaryVisitor>(path, o, [&] { return SummaryVisitor(so); }, stats);
+		s.finish();
+		return s;
+	};
 	ScanStats a_stats, b_stats;
-	SummaryVisitor a = scan_file<SummaryVisitor>(a_path, o, [&] { return SummaryVisitor(so); }, a_stats);
-	a.finish();
-	SummaryVisitor b = scan_file<SummaryVisitor>(b_path, o, [&] { return SummaryVisitor(so); }, b_stats);
-	b.finish();
+	SummaryVisitor a = summarize(a_path, a_stats);
+	SummaryVisitor b = summarize(b_path, b_stats);
 	DiffOptions d;
 	d.format = o.output;
 	d.top = o.top;

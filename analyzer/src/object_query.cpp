@@ -17,13 +17,7 @@ void ObjectQueryVisitor::on_object(const ObjectRecord &o)
 	if (!collecting_)
 		return;
 	FoundObject f;
-	f.alloc_ip = o.alloc_ip;
-	f.va = o.va;
-	f.size = o.size;
-	f.alloc_jiffies = o.alloc_jiffies;
-	f.free_jiffies = o.free_jiffies;
-	f.free_ip = o.free_ip;
-	f.alloc_pid = o.alloc_pid;
+	static_cast<ObjectFields &>(f) = o;
 	f.allocator = o.allocator;
 	f.comm = o.comm;
 	f.slab_cache = o.slab_cache;
@@ -89,14 +83,9 @@ std::string render_json(const ObjectQueryVisitor &q, uint64_t address, const Sca
 		       hex_address(address));
 	for (size_t i = 0; i < q.found.size(); ++i) {
 		const FoundObject &f = q.found[i];
-		fmt::format_to(it,
-			       "{}\n    {{\"va\": \"{}\", \"size\": {}, \"alloc_ip\": \"{}\", \"site\": {}, \"alloc_pid\": {}, "
-			       "\"comm\": {}, \"allocator\": {}, \"cache\": {}, \"alloc_jiffies\": {}, \"free_jiffies\": {}, "
-			       "\"free_ip\": \"{}\", \"accesses\": [",
-			       i ? "," : "", hex_address(f.va), f.size, hex_address(f.alloc_ip),
-			       json_string(site_label(f.alloc_ip, symbols)), f.alloc_pid, json_string(f.comm),
-			       json_string(f.allocator), json_string(f.slab_cache), f.alloc_jiffies, f.free_jiffies,
-			       hex_address(f.free_ip));
+		fmt::format_to(it, "{}\n    {{{}, \"comm\": {}, \"allocator\": {}, \"cache\": {}, \"accesses\": [",
+			       i ? "," : "", object_fields_json(f, symbols), json_string(f.comm), json_string(f.allocator),
+			       json_string(f.slab_cache));
 		for (size_t j = 0; j < f.accesses.size(); ++j) {
 			const AccessRecord &a = f.accesses[j];
 			fmt::format_to(it, "{}\n      {{\"ip\": \"{}\", \"code\": {}, \"pid\": {}, \"reads\": {}, \"writes\": {}}}",

@@ -119,6 +119,14 @@ std::string counts_json(const Counts &c)
 			   c.objects, c.live, c.bytes, c.records, c.reads, c.writes);
 }
 
+std::string object_fields_json(const ObjectFields &f, const SymbolTable *symbols)
+{
+	return fmt::format("\"va\": \"{}\", \"size\": {}, \"alloc_ip\": \"{}\", \"site\": {}, \"alloc_pid\": {}, "
+			   "\"alloc_jiffies\": {}, \"free_jiffies\": {}, \"free_ip\": \"{}\"",
+			   hex_address(f.va), f.size, hex_address(f.alloc_ip), json_string(site_label(f.alloc_ip, symbols)),
+			   f.alloc_pid, f.alloc_jiffies, f.free_jiffies, hex_address(f.free_ip));
+}
+
 std::string input_json(const ScanStats &st)
 {
 	return fmt::format("{{\"file\": {}, \"layout\": \"{}\", \"compression\": \"{}\", \"bytes\": {}, \"lines\": {}, "
@@ -217,13 +225,11 @@ std::string render_json(const SummaryVisitor &s, const ScanStats &st, const std:
 	for (size_t i = 0; i < s.top_objects.size(); ++i) {
 		const ObjectRow &r = s.top_objects[i];
 		fmt::format_to(it,
-			       "{}\n    {{\"va\": \"{}\", \"size\": {}, \"alloc_ip\": \"{}\", \"site\": {}, \"alloc_pid\": {}, "
-			       "\"comm\": {}, \"cache\": {}, \"allocator\": {}, \"alloc_jiffies\": {}, \"free_jiffies\": {}, "
-			       "\"access_records\": {}, \"reads\": {}, \"writes\": {}}}",
-			       i ? "," : "", hex_address(r.va), r.size, hex_address(r.alloc_ip),
-			       json_string(site_label(r.alloc_ip, o.symbols)), r.alloc_pid, json_string(s.names.lookup(r.comm)),
-			       json_string(s.names.lookup(r.cache)), json_string(s.names.lookup(r.allocator)), r.alloc_jiffies,
-			       r.free_jiffies, r.records, r.reads, r.writes);
+			       "{}\n    {{{}, \"comm\": {}, \"cache\": {}, \"allocator\": {}, \"access_records\": {}, "
+			       "\"reads\": {}, \"writes\": {}}}",
+			       i ? "," : "", object_fields_json(r, o.symbols), json_string(s.names.lookup(r.comm)),
+			       json_string(s.names.lookup(r.cache)), json_string(s.names.lookup(r.allocator)), r.records, r.reads,
+			       r.writes);
 	}
 	fmt::format_to(it, "]\n}}\n");
 	return fmt::to_string(out);

@@ -48,12 +48,7 @@ void SummaryVisitor::on_object(const ObjectRecord &object)
 {
 	ObjectRow &row = current_;
 	row = ObjectRow{};
-	row.va = object.va;
-	row.size = object.size;
-	row.alloc_ip = object.alloc_ip;
-	row.alloc_jiffies = object.alloc_jiffies;
-	row.free_jiffies = object.free_jiffies;
-	row.alloc_pid = object.alloc_pid;
+	static_cast<ObjectFields &>(row) = object;
 	row.comm = names.intern(object.comm, comm_cache_);
 	row.cache = names.intern(object.slab_cache, cache_cache_);
 	row.allocator = names.intern(object.allocator, allocator_cache_);
@@ -105,7 +100,7 @@ void SummaryVisitor::on_object_end()
 	const ObjectRow &row = current_;
 	Counts c;
 	c.objects = 1;
-	c.live = row.free_jiffies == 0 ? 1 : 0;
+	c.live = row.live() ? 1 : 0;
 	c.bytes = row.size;
 	c.records = row.records;
 	c.reads = row.reads;

@@ -46,7 +46,8 @@ inline constexpr uint64_t kMaxPid = 0x7fffffffu;
 // Longer lines are malformed; this bounds memory when reading a stream.
 inline constexpr size_t kMaxLineLength = 64 * 1024;
 
-struct ObjectRecord {
+// The numeric fields of an object line; the analyses copy them as a whole.
+struct ObjectFields {
 	uint64_t alloc_ip = 0;
 	uint64_t va = 0;
 	uint64_t size = 0;
@@ -54,11 +55,14 @@ struct ObjectRecord {
 	uint64_t free_jiffies = 0; // 0: still live when the kmap was written
 	uint64_t free_ip = 0;
 	uint32_t alloc_pid = 0;
+	bool live() const { return free_jiffies == 0; }
+};
+
+struct ObjectRecord : ObjectFields {
 	std::string_view allocator;
 	std::string_view comm;
 	std::string_view slab_cache; // "-" when the object is not from a slab cache
 	std::string_view kind;       // Legacy11 only
-	bool live() const { return free_jiffies == 0; }
 };
 
 struct AccessRecord {

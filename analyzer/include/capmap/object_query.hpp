@@ -12,9 +12,7 @@
 
 namespace capmap {
 
-struct FoundObject {
-	uint64_t alloc_ip = 0, va = 0, size = 0, alloc_jiffies = 0, free_jiffies = 0, free_ip = 0;
-	uint32_t alloc_pid = 0;
+struct FoundObject : ObjectFields {
 	std::string allocator, comm, slab_cache;
 	std::vector<AccessRecord> accesses;
 };

@@ -51,5 +51,7 @@ std::string render_summary(const SummaryVisitor &summary, const ScanStats &stats
 std::string site_label(uint64_t ip, const SymbolTable *symbols);
 std::string counts_json(const Counts &c);
 std::string input_json(const ScanStats &stats);
+// "va": ..., "size": ..., ... of an object, without braces.
+std::string object_fields_json(const ObjectFields &fields, const SymbolTable *symbols);
 
 } // namespace capmap

@@ -26,13 +26,7 @@ struct Counts {
 };
 
 // One object of the "most accessed objects" table.
-struct ObjectRow {
-	uint64_t va = 0;
-	uint64_t size = 0;
-	uint64_t alloc_ip = 0;
-	uint64_t alloc_jiffies = 0;
-	uint64_t free_jiffies = 0;
-	uint32_t alloc_pid = 0;
+struct ObjectRow : ObjectFields {
 	uint64_t comm = 0;      // NameTable keys
 	uint64_t cache = 0;
 	uint64_t allocator = 0;

@@ -128,40 +128,40 @@ TEST(Parser, V1ObjectWithAccesses)
 	EXPECT_EQ(r.events, expected);
 }
 
-TEST(Parser, Legacy10AccessesHaveNoPid)
+// The events of a parse that must succeed.
+std::vector<std::string> events_of(std::string_view text, Layout layout)
 {
 	Recorder r;
-	auto res = parse("1,2,3,4,5,6,7,KMEM_CACHE,bash,dentry\n  a,1,2\n", Layout::Legacy10, r);
+	PieceResult res = parse(text, layout, r);
 	EXPECT_FALSE(res.failed) << res.error;
-	ASSERT_EQ(r.events.size(), 3u);
-	EXPECT_EQ(r.events[1], "access a pid=-1 w=1 r=2");
+	return r.events;
+}
+
+TEST(Parser, Legacy10AccessesHaveNoPid)
+{
+	auto events = events_of("1,2,3,4,5,6,7,KMEM_CACHE,bash,dentry\n  a,1,2\n", Layout::Legacy10);
+	ASSERT_EQ(events.size(), 3u);
+	EXPECT_EQ(events[1], "access a pid=-1 w=1 r=2");
 }
 
 TEST(Parser, Legacy11HasKindAndPidLast)
 {
-	Recorder r;
-	auto res = parse("1,2,3,4,5,6,7,KMEM_CACHE,bash,dentry,9\n  a,1,2,77\n", Layout::Legacy11, r);
-	EXPECT_FALSE(res.failed) << res.error;
-	ASSERT_EQ(r.events.size(), 3u);
-	EXPECT_EQ(r.events[0], "object 1 pid=2 va=3 size=4 alloc=5 free=6 free_ip=7 KMEM_CACHE [bash] dentry 9");
-	EXPECT_EQ(r.events[1], "access a pid=77 w=1 r=2");
+	auto events = events_of("1,2,3,4,5,6,7,KMEM_CACHE,bash,dentry,9\n  a,1,2,77\n", Layout::Legacy11);
+	ASSERT_EQ(events.size(), 3u);
+	EXPECT_EQ(events[0], "object 1 pid=2 va=3 size=4 alloc=5 free=6 free_ip=7 KMEM_CACHE [bash] dentry 9");
+	EXPECT_EQ(events[1], "access a pid=77 w=1 r=2");
 }
 
 TEST(Parser, CommMayContainSpacesAndCommas)
 {
-	Recorder r;
-	auto res = parse("1,2,3,4,5,6,7,KMALLOC,my worker, v2,kmalloc-8\r\n  a,1,2,3\r\n", Layout::V1, r);
-	EXPECT_FALSE(res.failed) << res.error;
-	ASSERT_EQ(r.events.size(), 3u);
-	EXPECT_EQ(r.events[0], "object 1 pid=2 va=3 size=4 alloc=5 free=6 free_ip=7 KMALLOC [my worker, v2] kmalloc-8 ");
+	auto events = events_of("1,2,3,4,5,6,7,KMALLOC,my worker, v2,kmalloc-8\r\n  a,1,2,3\r\n", Layout::V1);
+	ASSERT_EQ(events.size(), 3u);
+	EXPECT_EQ(events[0], "object 1 pid=2 va=3 size=4 alloc=5 free=6 free_ip=7 KMALLOC [my worker, v2] kmalloc-8 ");
 }
 
 TEST(Parser, BlankLinesAndCommentsAreIgnored)
 {
-	Recorder r;
-	auto res = parse("#x\n\n1,2,3,4,5,6,7,A,c,-\n  a,1,2,3\n\n", Layout::V1, r);
-	EXPECT_FALSE(res.failed) << res.error;
-	EXPECT_EQ(r.events.size(), 3u);
+	EXPECT_EQ(events_of("#x\n\n1,2,3,4,5,6,7,A,c,-\n  a,1,2,3\n\n", Layout::V1).size(), 3u);
 }
 
 TEST(Parser, EmptyKmapIsValid)
