@@ -6,7 +6,8 @@ setup_file() {
 	top=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	export top
 	run_dir=$top/out/vm/e2e-demo
-	export run_dir
+	capmap=$top/build/analyzer/release/capmap
+	export run_dir capmap
 	"$top/vm/run.sh" --mode demo --name e2e-demo >"$BATS_FILE_TMPDIR/run.log" 2>&1
 	echo $? >"$BATS_FILE_TMPDIR/run.rc"
 }
@@ -31,9 +32,26 @@ setup_file() {
 }
 
 @test "capmap summarizes the real kmap with the guest's System.map" {
-	capmap=$top/build/analyzer/release/capmap
 	run "$capmap" summary --symbols "$run_dir/System.map" "$run_dir/kmap"
 	echo "$output"
 	[ "$status" -eq 0 ]
+	[[ "$output" == *" ls"* ]]
+}
+
+@test "capmap shows an object that ls allocated, with the code that accessed it" {
+	# The first object the kmap says ls allocated and freed that has accesses.
+	addr=$(awk -F, '/^[0-9a-f]/ { obj = ($9 == "ls" && $6 != 0) ? $3 : "" }
+		/^  / && obj != "" { print obj; exit }' "$run_dir/kmap")
+	echo "object: $addr"
+	[ -n "$addr" ]
+	run "$capmap" object --symbols "$run_dir/System.map" "$addr" "$run_dir/kmap"
+	echo "$output"
+	[ "$status" -eq 0 ]
 	[[ "$output" == *"ls"* ]]
+	# Accessors are symbolized: function+0xoffset from the guest's System.map.
+	[[ "$output" =~ [a-z_0-9]+\+0x[0-9a-f]+ ]]
+	run "$capmap" graph --comm ls --objects cache --format csv "$run_dir/kmap"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | wc -l)" -ge 2 ]
 }
