@@ -1,0 +1,185 @@
+#!/usr/bin/env bats
+# In-guest tests of Memorizer's debugfs interface (Documentation/debugfs.rst).
+#
+# Every test leaves tracking and access logging as it found them.  The kmap
+# format is checked line by line: object lines
+#   alloc_ip,alloc_pid,va,size,alloc_jiffies,free_jiffies,free_ip,allocator,comm,slab_cache
+# and access lines "  access_ip,access_pid,writes,reads".
+
+M=/sys/kernel/debug/memorizer
+OBJECT_RE='^[0-9a-f]+,[0-9]+,[0-9a-f]+,[0-9]+,[0-9]+,[0-9]+,[0-9a-f]+,(KMALLOC|KMEM_CACHE|KMALLOC_LARGE|PAGE|GLOBAL),[!-+--~]+,[!-+--~]+$'
+ACCESS_RE='^  [0-9a-f]+,[0-9]+,[0-9]+,[0-9]+$'
+
+setup() {
+	saved_enabled=$(cat $M/memorizer_enabled)
+	saved_logging=$(cat $M/memorizer_log_access)
+	saved_live=$(cat $M/print_live_obj)
+}
+
+teardown() {
+	[ -z "${loader:-}" ] || kill "$loader" 2>/dev/null || true
+	echo "$saved_logging" >$M/memorizer_log_access
+	echo "$saved_enabled" >$M/memorizer_enabled
+	echo "$saved_live" >$M/print_live_obj
+}
+
+# stat NAME [FILE]: one line of stats (of a saved copy, for consistency)
+stat() {
+	awk -v key="$1:" '$1 == key { print $2 }' "${2:-$M/stats}"
+}
+
+# check_kmap FILE: every line is the header, an object line or an access
+# line, and every access line follows an object line or an access line.
+check_kmap() {
+	head -n 1 "$1" | grep -qx '# memorizer kmap v1'
+	awk -v obj="$OBJECT_RE" -v acc="$ACCESS_RE" '
+		NR == 1 { next }
+		$0 ~ obj { in_obj = 1; next }
+		$0 ~ acc && in_obj { next }
+		{ printf "kmap line %d is malformed: %s\n", NR, $0; bad = 1; exit }
+		END { exit bad }' "$1"
+}
+
+@test "boot parameters: memorizer_enabled_boot and memalloc_size are honoured" {
+	cmdline=$(cat /proc/cmdline)
+	case " $cmdline " in
+	*" memorizer_enabled_boot=no "*)
+		dmesg | grep -q 'memorizer: initialized, tracking off at boot' ;;
+	*)
+		dmesg | grep -q 'memorizer: initialized, tracking on at boot' ;;
+	esac
+	size=$(echo "$cmdline" | tr ' ' '\n' | sed -n 's/^memalloc_size=//p')
+	case "$size" in
+	"") [ "$(stat pool_bytes_total)" -eq $((64 << 20)) ] ;;
+	*M) [ "$(stat pool_bytes_total)" -eq $((${size%M} << 20)) ] ;;
+	# N GiB: more than this guest can spare is cut to a quarter of it.
+	*[0-9]) [ "$(stat pool_bytes_total)" -eq $((size << 30)) ] ||
+		dmesg | grep -q "memorizer: memalloc_size of $((size << 10)) MiB exceeds a quarter of memory" ;;
+	esac
+}
+
+@test "the seeds' Running the test sequence yields freed objects with their accesses" {
+	cd /sys/kernel/debug/memorizer
+	echo 1 > clear_dead_objs
+	cp kmap /dev/null
+	echo 1 > clear_printed_list
+	echo 0 > print_live_obj
+	echo 1 > memorizer_log_access
+	echo 1 > memorizer_enabled
+	ls -l
+	echo 0 > memorizer_enabled
+	echo 0 > memorizer_log_access
+
+	cat kmap >/tmp/kmap
+	check_kmap /tmp/kmap
+	# print_live_obj is 0: only freed objects, each with its free time.
+	awk -F, '!/^#/ && !/^ / && $6 == 0 { print; exit 1 }' /tmp/kmap
+	# ls -l allocated and freed objects, which it read and wrote.
+	awk -F, '
+		!/^ / { is_ls = ($9 == "ls") }
+		/^ / && is_ls { accesses++ }
+		!/^ / && is_ls { objects++ }
+		END { printf "ls: %d objects, %d access lines\n", objects, accesses
+		      exit !(objects > 10 && accesses > 10) }' /tmp/kmap
+	# Freed objects of every main allocator show up.
+	for allocator in KMALLOC KMEM_CACHE PAGE; do
+		grep -q ",$allocator," /tmp/kmap
+	done
+}
+
+@test "a kmap read marks freed objects printed; clear_printed_list forgets only those" {
+	echo 1 >$M/memorizer_enabled
+	cat /proc/self/status >/dev/null
+	cat $M/kmap >/tmp/kmap.1
+	cleared=$(stat objects_cleared)
+	printed=$(grep -c '^[0-9a-f]' /tmp/kmap.1 || true)
+	echo 1 >$M/clear_printed_list
+	[ "$(( $(stat objects_cleared) - cleared ))" -eq "$printed" ]
+	echo 1 >$M/clear_dead_objs
+	echo 0 >$M/memorizer_enabled
+	echo 1 >$M/clear_dead_objs
+	[ "$(stat objects_freed_not_cleared)" -lt 1000 ]
+}
+
+@test "print_live_obj 1 adds live objects, including globals" {
+	echo 1 >$M/print_live_obj
+	cat $M/kmap >/tmp/kmap.live
+	check_kmap /tmp/kmap.live
+	awk -F, '!/^#/ && !/^ / && $6 == 0 { live++ } END { exit !(live > 100) }' /tmp/kmap.live
+	# A global is "allocated" at its own address, which names it.
+	awk -F, '$8 == "GLOBAL" && $1 != $3 { print; exit 1 }' /tmp/kmap.live
+	globals=$(awk -F, '$8 == "GLOBAL" { n++ } END { print n + 0 }' /tmp/kmap.live)
+	[ "$globals" -gt 1000 ]
+	# ... and System.map has symbols at global addresses.
+	awk -F, '$8 == "GLOBAL" { print $3 }' /tmp/kmap.live | head -n 200 >/tmp/global-addrs
+	named=$(awk 'NR == FNR { want[$1] = 1; next } ($1 in want) { n++ } END { print n + 0 }' \
+		/tmp/global-addrs /proc/kallsyms)
+	[ "$named" -gt 100 ]
+}
+
+@test "bad input to every control file is refused with EINVAL and changes nothing" {
+	for file in memorizer_enabled memorizer_log_access print_live_obj; do
+		before=$(cat $M/$file)
+		for bad in 2 -1 10 yes on 0x1 ' 1' '1 ' '1\n1' 'a'; do
+			run bash -c "printf '%b' '$bad' >$M/$file"
+			echo "$file <- '$bad': status $status, $output"
+			[ "$status" -ne 0 ]
+			[[ "$output" == *"Invalid argument"* ]]
+			[ "$(cat $M/$file)" = "$before" ]
+		done
+	done
+	for file in clear_dead_objs clear_printed_list; do
+		cleared=$(stat objects_cleared)
+		for bad in 0 2 -1 yes ' 1' 'a'; do
+			run bash -c "printf '%b' '$bad' >$M/$file"
+			echo "$file <- '$bad': status $status, $output"
+			[ "$status" -ne 0 ]
+			[[ "$output" == *"Invalid argument"* ]]
+		done
+		[ "$(stat objects_cleared)" -eq "$cleared" ]
+	done
+	run sh -c "echo 1 >$M/kmap"
+	[ "$status" -ne 0 ]
+}
+
+@test "stats adds up: pool used plus free is the pool, counters are consistent" {
+	echo 0 >$M/memorizer_enabled
+	cat $M/stats >/tmp/stats
+	cat /tmp/stats
+	s=/tmp/stats
+	[ "$(( $(stat pool_bytes_used $s) + $(stat pool_bytes_free $s) ))" -eq "$(stat pool_bytes_total $s)" ]
+	[ "$(stat object_record_bytes $s)" -gt 0 ]
+	[ "$(stat access_record_bytes $s)" -gt 0 ]
+	[ "$(stat objects_live $s)" -gt 1000 ]
+	[ "$(stat tracking $s)" -eq 0 ]
+	[ "$(stat dropped_nmi_lock_busy $s)" -ge 0 ]
+}
+
+@test "reading the kmap while other CPUs allocate heavily" {
+	echo 1 >$M/memorizer_log_access
+	echo 1 >$M/memorizer_enabled
+	echo 1 >$M/print_live_obj
+	# One allocating loop per other CPU: fork, exec, files, pipes.
+	n=$(( $(nproc) - 1 ))
+	[ "$n" -ge 1 ]
+	loaders=
+	for i in $(seq "$n"); do
+		(while :; do
+			ls -l /proc/self/ >/dev/null
+			echo "$i" >/tmp/load.$i && cat /tmp/load.$i | wc -c >/dev/null
+			rm -f /tmp/load.$i
+		done) &
+		loaders="$loaders $!"
+	done
+	for round in 1 2 3; do
+		cat $M/kmap >/tmp/kmap.$round
+		check_kmap /tmp/kmap.$round
+		echo 1 >$M/clear_printed_list
+	done
+	kill $loaders
+	wait $loaders 2>/dev/null || true
+	echo 0 >$M/memorizer_enabled
+	echo 1 >$M/clear_dead_objs
+	# No lockdep, KASAN or WARN report from any of it.
+	! dmesg | grep -E 'WARNING:|BUG:|circular locking|inconsistent lock|KASAN'
+}
