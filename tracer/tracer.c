@@ -397,6 +397,19 @@ static int tracer_exit_pre(struct kprobe *kp, struct pt_regs *regs)
 	return 0;
 }
 
+/*
+ * A kprobe with a post handler is never jump-optimized, so its handler
+ * always runs from the breakpoint with interrupts off, and registering and
+ * unregistering only ever patch one breakpoint byte.  Optimized probes run
+ * with interrupts on around the handler, and unregistering one while it is
+ * hit hundreds of times a second (schedule) has been seen to leave a
+ * breakpoint with no kprobe behind it ("Oops: int3") in the guest.
+ */
+static void tracer_no_post(struct kprobe *kp, struct pt_regs *regs,
+			   unsigned long flags)
+{
+}
+
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
 #define TRACER_MUTEX_LOCK_SYMBOL "mutex_lock_nested"
 #else
@@ -404,7 +417,8 @@ static int tracer_exit_pre(struct kprobe *kp, struct pt_regs *regs)
 #endif
 
 #define TRACER_COUNT_PROBE(sym, cnt, pre)				\
-	{ .kp = { .symbol_name = (sym), .pre_handler = (pre) },		\
+	{ .kp = { .symbol_name = (sym), .pre_handler = (pre),		\
+		  .post_handler = tracer_no_post },			\
 	  .counter = (cnt) }
 
 static struct tracer_count_probe tracer_count_probes[] = {
@@ -420,6 +434,7 @@ static struct tracer_count_probe tracer_count_probes[] = {
 static struct kprobe tracer_exit_probe = {
 	.symbol_name = "do_task_dead",
 	.pre_handler = tracer_exit_pre,
+	.post_handler = tracer_no_post,
 };
 
 /* Monitored process table. */
@@ -632,10 +647,21 @@ static int tracer_proc_show(struct seq_file *m, void *v)
 }
 
 /*
- * debugfs tracer/stats: "missed SYMBOL N" for each probe (hits the kprobes
- * core could not hand to the tracer), "records_dropped N" (kmalloc blocks
- * not remembered because a process's record table was full, so their kfree
- * added nothing to kfree_mem) and "monitored N".
+ * debugfs tracer/stats, "key value" lines:
+ *
+ * missed SYMBOL N   hits of a kmalloc entry point that found no free
+ *                   kretprobe instance (maxactive too small): a monitored
+ *                   process may have lost a count.  Always 0 for plain
+ *                   kprobes, which need no instance.
+ * nested SYMBOL N   hits the kprobes core dropped because another kprobe
+ *                   handler was running on that CPU.  Handlers run with
+ *                   preemption off and call no probed function, so these
+ *                   are interrupts that arrived around a handler: never
+ *                   task context, never counted by the tracer anyway.
+ * records_dropped N kmalloc blocks not remembered because a process's
+ *                   record table was full (their kfree adds nothing to
+ *                   kfree_mem)
+ * monitored N       processes with a row in /proc/tracer
  */
 static int tracer_stats_show(struct seq_file *m, void *v)
 {
@@ -647,15 +673,19 @@ static int tracer_stats_show(struct seq_file *m, void *v)
 	for (i = 0; i < ARRAY_SIZE(tracer_kmalloc_probes); i++) {
 		struct kretprobe *rp = &tracer_kmalloc_probes[i].rp;
 
-		seq_printf(m, "missed %s %lu\n", rp->kp.symbol_name,
-			   rp->kp.nmissed + rp->nmissed);
+		seq_printf(m, "missed %s %d\n", rp->kp.symbol_name,
+			   rp->nmissed);
+		seq_printf(m, "nested %s %lu\n", rp->kp.symbol_name,
+			   rp->kp.nmissed);
 	}
 	for (i = 0; i < ARRAY_SIZE(tracer_count_probes); i++) {
 		struct kprobe *kp = &tracer_count_probes[i].kp;
 
-		seq_printf(m, "missed %s %lu\n", kp->symbol_name, kp->nmissed);
+		seq_printf(m, "missed %s 0\n", kp->symbol_name);
+		seq_printf(m, "nested %s %lu\n", kp->symbol_name, kp->nmissed);
 	}
-	seq_printf(m, "missed %s %lu\n", tracer_exit_probe.symbol_name,
+	seq_printf(m, "missed %s 0\n", tracer_exit_probe.symbol_name);
+	seq_printf(m, "nested %s %lu\n", tracer_exit_probe.symbol_name,
 		   tracer_exit_probe.nmissed);
 
 	rcu_read_lock();

@@ -12,16 +12,21 @@ TT=/sys/kernel/debug/tracer_test
 STATS=/sys/kernel/debug/tracer/stats
 HEADER='PID   kmalloc kfree kmalloc_mem kfree_mem  sched   up     down  lock   unlock'
 
-setup() {
-	insmod "$MODDIR/tracer.ko"
+setup_file() {
 	insmod "$MODDIR/tracer_test.ko"
 }
 
+teardown_file() {
+	rmmod tracer_test
+}
+
+# A fresh tracer.ko for every test: its stats start from zero.
+setup() {
+	insmod "$MODDIR/tracer.ko"
+}
+
 teardown() {
-	if [ -d "$TT" ]; then
-		echo 1 >"$TT/stop"
-		rmmod tracer_test
-	fi
+	echo 1 >"$TT/stop"
 	if [ -e /proc/tracer ]; then
 		rmmod tracer
 	fi
@@ -97,8 +102,12 @@ wait_no_row() {
 	assert_no_row "$1"
 }
 
+# No hit lost that a monitored process could have made (see the stats
+# comment in tracer.c); hits dropped in interrupts around a handler are
+# only reported.
 assert_no_missed() {
 	local missed
+	awk '$1 == "nested" && $3 != 0 { print "# " $0 }' "$STATS" >&3
 	missed=$(awk '$1 == "missed" && $3 != 0' "$STATS")
 	if [ -n "$missed" ]; then
 		echo "probe hits missed:"
@@ -129,7 +138,9 @@ expect_tracerctl() {
 	spawn sched=0
 	spawn sched=0
 	add_all
-	read -r a b < <(worker_pids | tr '\n' ' ')
+	local pids
+	mapfile -t pids < <(worker_pids)
+	a=${pids[0]} b=${pids[1]}
 	[ "$(awk 'NR > 1 { print $1 }' /proc/tracer | tr '\n' ' ')" = "$a $b " ]
 	expect_row "$a" 0 0 0 0 0 0 0 0 0
 	expect_row "$b" 0 0 0 0 0 0 0 0 0
@@ -148,9 +159,10 @@ expect_tracerctl() {
 	spawn kmalloc=5 size=1000 path=cache free=2
 	add_all
 	go
-	read -r a b < <(worker_pids | tr '\n' ' ')
-	expect_row "$a" 7 7 224 224 0 0 0 0 0
-	expect_row "$b" 5 2 5000 2000 0 0 0 0 0
+	local pids
+	mapfile -t pids < <(worker_pids)
+	expect_row "${pids[0]}" 7 7 224 224 0 0 0 0 0
+	expect_row "${pids[1]}" 5 2 5000 2000 0 0 0 0 0
 	assert_no_missed
 }
 
@@ -277,12 +289,13 @@ threads() {
 
 @test "tracer: adding and removing PIDs while their threads run" {
 	local i pid
+	# Enough work to keep the threads busy while the PIDs come and go.
 	for i in 1 2 3 4; do
-		spawn kmalloc=200 size=24 free=200 sched=200 sem=200 mutex=200
+		spawn kmalloc=2000 size=24 free=2000 sched=20000 sem=5000 mutex=5000
 	done
 	go &
 	local go_pid=$!
-	for i in $(seq 20); do
+	for i in $(seq 10); do
 		for pid in $(worker_pids); do
 			tracerctl add "$pid"
 		done
@@ -290,6 +303,9 @@ threads() {
 			tracerctl remove "$pid"
 		done
 	done
+	if kill -0 "$go_pid" 2>/dev/null; then
+		echo "# threads still running after the add/remove loop" >&3
+	fi
 	wait "$go_pid"
 	[ "$(cat /proc/tracer)" = "$HEADER" ]
 	assert_no_missed
@@ -353,16 +369,21 @@ threads() {
 }
 
 @test "tracer: /proc/tracer and /dev/tracer go with rmmod and come back" {
-	tracerctl add $$
-	[ -n "$(row $$)" ]
+	sleep 1000 &
+	local pid=$!
+	tracerctl add "$pid"
+	[ -n "$(row "$pid")" ]
 	rmmod tracer
 	[ ! -e /proc/tracer ]
 	[ ! -e /dev/tracer ]
 	[ ! -e /sys/kernel/debug/tracer ]
 	insmod "$MODDIR/tracer.ko"
 	[ "$(cat /proc/tracer)" = "$HEADER" ]
-	tracerctl add $$
-	expect_row $$ 0 0 0 0 0 0 0 0 0
+	# A sleeping process makes no calls: a fresh row is all zeros.
+	tracerctl add "$pid"
+	expect_row "$pid" 0 0 0 0 0 0 0 0 0
+	kill "$pid"
+	wait "$pid" || true
 }
 
 @test "tracer: bad module parameters are refused" {
