@@ -88,7 +88,8 @@ apply_series() {
 	while read -r p; do
 		[ -n "$p" ] || continue
 		[ -f "$patches/$p" ] || die "patches/series names $p, which does not exist"
-		subj=$(sed -n 's/^Subject: \(\[PATCH[^]]*\] \)\?//p' "$patches/$p" | head -n1)
+		# mailinfo unfolds long subjects and drops the [PATCH] prefix, as git am does.
+		subj=$(git mailinfo /dev/null /dev/null <"$patches/$p" | sed -n 's/^Subject: //p')
 		if [ $i -lt ${#applied[@]} ]; then
 			[ "${applied[$i]}" = "$subj" ] ||
 				die "tree commit $((i + 1)) is '${applied[$i]}' but series has $p; run 'make kernel-reapply' or export your work"
