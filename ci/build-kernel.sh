@@ -15,7 +15,8 @@ fragments=("$top/kernel-config/vm.config" "$top/kernel-config/memorizer.config")
 for f in ${EXTRA_CONFIGS:-}; do fragments+=("$f"); done
 required=(CONFIG_KASAN_GENERIC CONFIG_KASAN_OUTLINE CONFIG_SLUB CONFIG_SMP
 	CONFIG_DEBUG_FS CONFIG_KPROBES CONFIG_RELAY CONFIG_KUNIT CONFIG_9P_FS
-	CONFIG_VIRTIO_NET CONFIG_MODULES ${REQUIRED_CONFIGS:-})
+	CONFIG_VIRTIO_NET CONFIG_MODULES CONFIG_MEMORIZER CONFIG_MEMORIZER_KUNIT_TEST
+	${REQUIRED_CONFIGS:-})
 
 say() { printf '[kernel] %s\n' "$*" >&2; }
 die() { printf '[kernel] error: %s\n' "$*" >&2; exit 1; }

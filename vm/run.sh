@@ -137,8 +137,9 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 # Errors end the guest at once (panic, oops=panic, panic_on_warn, KASAN
 # fault=panic; QEMU -no-reboot exits).  RCU's stall checks are stretched to
 # their 300 s maximum: a KASAN kernel under TCG on a loaded host is slow
-# enough to trip them; a real hang still ends at --timeout.
-cmdline="console=ttyS0 panic=-1 oops=panic panic_on_warn=1 kasan.fault=panic no_hash_pointers loglevel=7 rcupdate.rcu_cpu_stall_timeout=300 $append"
+# enough to trip them; a real hang still ends at --timeout.  KUnit suites
+# built into the kernel run only where a profile asks (kunit.enable=1).
+cmdline="console=ttyS0 panic=-1 oops=panic panic_on_warn=1 kasan.fault=panic no_hash_pointers loglevel=7 rcupdate.rcu_cpu_stall_timeout=300 kunit.enable=0 $append"
 # q35: its ACPI tables route PCI interrupts statically; the i440fx
 # machine's _PRT method loops long enough under TCG to time out in AML.
 qemu=(qemu-system-x86_64 -machine q35 $(accel_args "$accel") -m "$mem" -smp "$smp"
@@ -272,6 +273,9 @@ fi
 "$top/vm/ktap-extract.sh" <"$console" >"$outdir/kunit.tap"
 kunit_passed=$(grep -cE '^    ok [0-9]+ ' "$outdir/kunit.tap" || true)
 kunit_failed=$(grep -cE '^    not ok [0-9]+ ' "$outdir/kunit.tap" || true)
+if [[ " $append " == *" kunit.enable=1 "* ]] && [ "$kunit_passed" -eq 0 ] && [ "$kunit_failed" -eq 0 ]; then
+	fail "kunit.enable=1 but no KUnit test case reported on the console"
+fi
 if [ "$kunit_failed" -gt 0 ]; then
 	grep -E '^    not ok ' "$outdir/kunit.tap" | sed 's/^/    | kunit: /' >&2
 fi
