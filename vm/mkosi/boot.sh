@@ -66,6 +66,12 @@ die() { say "error: $*"; exit 1; }
 # files, 0600 host keys), which needs a root QEMU on the host.
 [ "$(id -u)" = 0 ] || die "the 9p root uses security_model=passthrough, run as root"
 
+# One user of the tree at a time: a second boot or a rebuild would share
+# its files (and this run's key) with the running guest.
+mkdir -p "$top/build/mkosi"
+exec 9>"$top/build/mkosi/lock"
+flock -n 9 || die "build/mkosi is in use by another vm/mkosi/boot.sh or build.sh"
+
 run=$top/build/mkosi/run
 out=$top/out/mkosi
 rm -rf "$run"

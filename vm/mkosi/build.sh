@@ -25,6 +25,9 @@ version=$(mkosi --version | awk '{print $2}')
 	echo "vm/mkosi/build.sh: warning: mkosi $version; this configuration is written for mkosi 14" >&2
 
 mkdir -p "$out/cache" "$out/workspace"
+# Not while a guest runs on the tree (vm/mkosi/boot.sh holds the same lock).
+exec 9>"$out/lock"
+flock -n 9 || { echo "vm/mkosi/build.sh: build/mkosi is in use by vm/mkosi/boot.sh or another build" >&2; exit 1; }
 start=$(date +%s)
 # --force: replace the previous tree; the package cache is kept.
 mkosi -C "$top/vm/mkosi" \
