@@ -5,6 +5,6 @@
 # Needs bench/memorizer-bench, built from bench/memorizer-bench.c (see its header).
 
 @test "memorizer benchmark: tracking off, on, on with access logging" {
-	/tests/bench/memorizer-bench.sh "${MEMORIZER_BENCH_ROUNDS:-40}" >/mnt/results/memorizer-bench.txt
+	/tests/bench/memorizer-bench.sh "${MEMORIZER_BENCH_ROUNDS:-25}" >/mnt/results/memorizer-bench.txt
 	cat /mnt/results/memorizer-bench.txt
 }

@@ -49,23 +49,27 @@ echo "$was_enabled" >"$M/memorizer_enabled"
 
 echo "memorizer-bench: $ROUNDS rounds, $(nproc) CPUs, $(uname -r)"
 awk '
-FILENAME ~ /off$/ { off[$1] = $2 }
-FILENAME ~ /on$/ { on[$1] = $2 }
-FILENAME ~ /access$/ { acc[$1] = $2; order[++n] = $1 }
+FILENAME ~ /off$/ { t_off[$1] = $2 }
+FILENAME ~ /on$/ { t_on[$1] = $2 }
+FILENAME ~ /access$/ { t_acc[$1] = $2; order[++n] = $1 }
 END {
+	order[++n] = "total"
+	for (i = 1; i < n; i++) {
+		w = order[i]
+		if (w != "objects" && w != "access_records") {
+			t_off["total"] += t_off[w]
+			t_on["total"] += t_on[w]
+			t_acc["total"] += t_acc[w]
+		}
+	}
 	printf "%-14s %10s %10s %10s %9s %9s\n", "workload", "off(s)", "on(s)", "on+acc(s)", "on/off", "acc/off"
 	for (i = 1; i <= n; i++) {
 		w = order[i]
-		if (w == "objects" || w == "access_records")
+		if (w == "objects" || w == "access_records" || t_off[w] <= 0)
 			continue
-		printf "%-14s %10.3f %10.3f %10.3f %8.2fx %8.2fx\n", w, off[w], on[w], acc[w],
-			off[w] > 0 ? on[w] / off[w] : 0, off[w] > 0 ? acc[w] / off[w] : 0
-		toff += off[w]; ton += on[w]; tacc += acc[w]
+		printf "%-14s %10.3f %10.3f %10.3f %8.2fx %8.2fx\n", w, t_off[w], t_on[w], t_acc[w], t_on[w] / t_off[w], t_acc[w] / t_off[w]
 	}
-	printf "%-14s %10.3f %10.3f %10.3f %8.2fx %8.2fx\n", "total", toff, ton, tacc,
-		toff > 0 ? ton / toff : 0, toff > 0 ? tacc / toff : 0
-	printf "objects recorded: on %d, on+acc %d; access records: on+acc %d\n",
-		on["objects"], acc["objects"], acc["access_records"]
+	printf "objects recorded: on %d, on+acc %d; access records: on+acc %d\n", t_on["objects"], t_acc["objects"], t_acc["access_records"]
 }' /tmp/memorizer-bench.off /tmp/memorizer-bench.on /tmp/memorizer-bench.access
 echo "metadata: $(stat object_record_bytes) bytes per object record," \
 	"$(stat access_record_bytes) bytes per access record"
