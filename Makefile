@@ -12,6 +12,7 @@ CAPMAP := $(TOP)/build/analyzer/release/capmap
 
 .PHONY: all deps kernel-tree kernel-reapply export-patches kernel modules \
 	initramfs analyzer vm shell debug demo test docs checkpatch check-series \
+	mkosi-image mkosi-boot \
 	clean distclean help
 
 all: kernel modules initramfs analyzer
@@ -20,7 +21,7 @@ help:
 	@sed -n 's/^#   \?//p' Makefile | head -n 6
 	@echo "targets: deps kernel-tree kernel-reapply export-patches kernel modules"
 	@echo "         initramfs analyzer vm shell debug demo test docs checkpatch"
-	@echo "         check-series clean distclean"
+	@echo "         check-series mkosi-image mkosi-boot clean distclean"
 
 deps:
 	@ci/deps.sh
@@ -70,6 +71,15 @@ docs:
 
 checkpatch:
 	@ci/check-patches.sh
+
+# A full Debian guest built with mkosi 14 (needs root; not part of make test):
+# Documentation/mkosi.rst.
+mkosi-image:
+	@ci/deps.sh vm/mkosi/packages.txt
+	@vm/mkosi/build.sh
+
+mkosi-boot: kernel
+	@vm/mkosi/boot.sh
 
 # Every patch of the series builds on its own (slow; not part of make test).
 check-series:

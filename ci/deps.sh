@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Install the Debian packages in ci/packages.txt that are missing.  Runs
-# "apt-get update" only when something must be installed.
+# Install the Debian packages of a list (default ci/packages.txt) that are
+# missing.  Runs "apt-get update" only when something must be installed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-mapfile -t wanted < <(grep -v -e '^#' -e '^[[:space:]]*$' "$top/ci/packages.txt")
+list=${1:-$top/ci/packages.txt}
+mapfile -t wanted < <(grep -v -e '^#' -e '^[[:space:]]*$' "$list")
 missing=()
 for p in "${wanted[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
