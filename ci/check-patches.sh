@@ -5,6 +5,9 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 tree=${KERNEL_TREE:-$top/build/linux}
+# checkpatch runs scripts/spdxcheck.py with "env python3": make that Debian's
+# python3, which has python3-ply and python3-git, not another on PATH.
+export PATH=/usr/bin:$PATH
 passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "ok - $1"; }
 not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
