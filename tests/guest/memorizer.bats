@@ -150,9 +150,9 @@ check_kmap() {
 }
 
 @test "reading the kmap while other CPUs allocate heavily" {
-	echo 1 >$M/memorizer_log_access
+	echo 1 >$M/clear_dead_objs
 	echo 1 >$M/memorizer_enabled
-	echo 1 >$M/print_live_obj
+	echo 0 >$M/print_live_obj
 	# One allocating loop per other CPU: fork, exec, files, pipes.
 	n=$(( $(nproc) - 1 ))
 	[ "$n" -ge 1 ]
@@ -165,13 +165,18 @@ check_kmap() {
 		done) &
 		loaders="$loaders $!"
 	done
-	# Live objects (changing under the reader) once, then freed ones.
+	# Freed objects, with the accesses of the loaders.
+	echo 1 >$M/memorizer_log_access
 	for round in 1 2; do
 		cat $M/kmap >/tmp/kmap.$round
 		check_kmap /tmp/kmap.$round
 		echo 1 >$M/clear_printed_list
-		echo 0 >$M/print_live_obj
 	done
+	echo 0 >$M/memorizer_log_access
+	# Live objects too, allocated and freed under the reader.
+	echo 1 >$M/print_live_obj
+	cat $M/kmap >/dev/null
+	head -n 1 $M/kmap | grep -qx '# memorizer kmap v1'
 	kill $loaders
 	wait $loaders 2>/dev/null || true
 	echo 0 >$M/memorizer_enabled
