@@ -33,6 +33,7 @@
 
 #include <linux/atomic.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/hash.h>
 #include <linux/hashtable.h>
 #include <linux/irq_work.h>
@@ -55,6 +56,8 @@
 
 #define TRACER_MAXACTIVE_LIMIT	4096
 #define TRACER_RECORDS_LIMIT	(1024U * 1024U)
+/* From disarming the probes to unregistering them, see there. */
+#define TRACER_DISARM_GRACE_MS	100
 
 static unsigned int maxactive = 128;
 module_param(maxactive, uint, 0444);
@@ -228,10 +231,27 @@ static size_t tracer_record_free(struct tracer_proc *proc, unsigned long addr)
 	return rec->size;
 }
 
+/*
+ * A kprobe with a post handler is never jump-optimized, so its handler
+ * always runs from the breakpoint with interrupts off, and registering and
+ * unregistering only ever patch one breakpoint byte.  Optimized probes run
+ * with interrupts on around the handler, and unregistering one while it is
+ * hit hundreds of times a second (schedule) has been seen to leave a
+ * breakpoint with no kprobe behind it ("Oops: int3") in the guest.
+ * kretprobes cannot have a post handler, so each gets a "pin": a kprobe at
+ * the same address with one, which turns the pair into an aggregate probe
+ * that has a post handler and so is not optimized either.
+ */
+static void tracer_no_post(struct kprobe *kp, struct pt_regs *regs,
+			   unsigned long flags)
+{
+}
+
 /* kmalloc: kretprobes, to pair the returned address with the size. */
 
 struct tracer_kmalloc_probe {
 	struct kretprobe rp;
+	struct kprobe pin;	/* keeps rp a breakpoint, see tracer_no_post() */
 	/* Names this entry point had over time, newest first, NULL-ended. */
 	const char *const *symbols;
 	unsigned int size_arg;	/* which argument is the size, from 0 */
@@ -395,19 +415,6 @@ static int tracer_exit_pre(struct kprobe *kp, struct pt_regs *regs)
 	}
 	rcu_read_unlock();
 	return 0;
-}
-
-/*
- * A kprobe with a post handler is never jump-optimized, so its handler
- * always runs from the breakpoint with interrupts off, and registering and
- * unregistering only ever patch one breakpoint byte.  Optimized probes run
- * with interrupts on around the handler, and unregistering one while it is
- * hit hundreds of times a second (schedule) has been seen to leave a
- * breakpoint with no kprobe behind it ("Oops: int3") in the guest.
- */
-static void tracer_no_post(struct kprobe *kp, struct pt_regs *regs,
-			   unsigned long flags)
-{
 }
 
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
@@ -710,6 +717,15 @@ static int tracer_register_kmalloc(struct tracer_kmalloc_probe *probe)
 	int err = -ENOENT;
 
 	for (sym = probe->symbols; *sym; sym++) {
+		probe->pin = (struct kprobe) {
+			.symbol_name	= *sym,
+			.post_handler	= tracer_no_post,
+		};
+		err = register_kprobe(&probe->pin);
+		if (err == -ENOENT)
+			continue;
+		if (err)
+			break;
 		probe->rp = (struct kretprobe) {
 			.kp.symbol_name	= *sym,
 			.entry_handler	= tracer_kmalloc_entry,
@@ -718,8 +734,9 @@ static int tracer_register_kmalloc(struct tracer_kmalloc_probe *probe)
 			.maxactive	= maxactive,
 		};
 		err = register_kretprobe(&probe->rp);
-		if (err != -ENOENT)
-			break;
+		if (err)
+			unregister_kprobe(&probe->pin);
+		break;
 	}
 	if (err)
 		pr_err("cannot probe %s (or its older names): %d\n",
@@ -727,20 +744,43 @@ static int tracer_register_kmalloc(struct tracer_kmalloc_probe *probe)
 	return err;
 }
 
+static void tracer_unregister_kmalloc(struct tracer_kmalloc_probe *probe)
+{
+	unregister_kretprobe(&probe->rp);
+	unregister_kprobe(&probe->pin);
+}
+
 static void tracer_unregister_probes(void)
 {
-	struct kprobe *kps[ARRAY_SIZE(tracer_count_probes) + 1];
+	struct kprobe *kps[ARRAY_SIZE(tracer_count_probes) +
+			   ARRAY_SIZE(tracer_kmalloc_probes) + 1];
 	struct kretprobe *rps[ARRAY_SIZE(tracer_kmalloc_probes)];
-	unsigned int i;
+	unsigned int i, n = 0;
 
 	for (i = 0; i < ARRAY_SIZE(tracer_count_probes); i++)
-		kps[i] = &tracer_count_probes[i].kp;
-	kps[i] = &tracer_exit_probe;
-	for (i = 0; i < ARRAY_SIZE(rps); i++)
+		kps[n++] = &tracer_count_probes[i].kp;
+	kps[n++] = &tracer_exit_probe;
+	for (i = 0; i < ARRAY_SIZE(rps); i++) {
 		rps[i] = &tracer_kmalloc_probes[i].rp;
-	/* Both wait until no handler runs any more. */
-	unregister_kprobes(kps, ARRAY_SIZE(kps));
+		kps[n++] = &tracer_kmalloc_probes[i].pin;
+	}
+	/*
+	 * Disarm everything first and unregister only later: a CPU that
+	 * still executes a just-removed breakpoint then finds its (disabled)
+	 * kprobe and goes on, where after unregistering it would be an
+	 * unknown int3 and an oops.  Seen in the guest under QEMU TCG, on
+	 * the very CPU that had just removed the breakpoint.
+	 */
+	for (i = 0; i < n; i++)
+		disable_kprobe(kps[i]);
+	for (i = 0; i < ARRAY_SIZE(rps); i++)
+		disable_kretprobe(rps[i]);
+	synchronize_rcu();
+	msleep(TRACER_DISARM_GRACE_MS);
+
+	/* Both wait until no handler runs any more; pins go last. */
 	unregister_kretprobes(rps, ARRAY_SIZE(rps));
+	unregister_kprobes(kps, n);
 }
 
 static int tracer_register_probes(void)
@@ -767,7 +807,7 @@ static int tracer_register_probes(void)
 
 unregister_kmalloc:
 	while (i--)
-		unregister_kretprobe(&tracer_kmalloc_probes[i].rp);
+		tracer_unregister_kmalloc(&tracer_kmalloc_probes[i]);
 	return err;
 }
 
