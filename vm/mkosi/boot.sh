@@ -211,19 +211,10 @@ check)
 	;;
 seed)
 	if guest_ssh test -d /sys/kernel/debug/memorizer </dev/null; then
-		# The seeds' simple test, as they give it, then the kmap to /tmp.
-		guest_ssh 'set -e
-			cd /sys/kernel/debug/memorizer
-			echo 1 > clear_dead_objs
-			cp kmap /dev/null
-			echo 1 > clear_printed_list
-			echo 0 > print_live_obj
-			echo 1 > memorizer_log_access
-			echo 1 > memorizer_enabled
-			ls -l
-			echo 0 > memorizer_enabled
-			echo 0 > memorizer_log_access
-			cat kmap > /tmp/kmap' </dev/null >"$run/seed-test.log" 2>&1 || status=$?
+		# The seeds' simple test, the same script the busybox guest runs
+		# (vm/initramfs/workload-simple.sh), then the kmap to /tmp.
+		guest_ssh sh -s /tmp/kmap <"$top/vm/initramfs/workload-simple.sh" \
+			>"$run/seed-test.log" 2>&1 || status=$?
 		cp "$run/seed-test.log" "$out/seed-test.log"
 		if [ "$status" != 0 ]; then
 			say "the seeds' test failed in the guest (rc $status):"
