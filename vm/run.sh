@@ -23,8 +23,9 @@ usage: vm/run.sh [options]
   --mem SIZE        guest memory (default 1G)
   --append "ARGS"   extra kernel command line
   --timeout SEC     hard limit for the whole boot (default 900)
-  --accel A         tcg (default), kvm, or auto (kvm only if a probe
-                    boot with kvm reaches userspace; the result is cached)
+  --accel A         tcg (default), tcg-single (one host thread for all
+                    vCPUs), kvm, or auto (kvm only if a probe boot with kvm
+                    reaches userspace; the result is cached)
   --debug           start halted with a gdb stub on :1234 (implies shell)
   --kernel FILE     default \$KERNEL_OBJ/arch/x86/boot/bzImage, KERNEL_OBJ
                     defaulting to build/obj
@@ -34,7 +35,7 @@ EOF
 }
 
 profile= name= mode=test tests= smp=2 mem=1G append= timeout=900 accel=tcg
-debug=0 expect_fail=0
+debug=0 expect_fail=0 accel_given=0
 kobj=${KERNEL_OBJ:-$top/build/obj}
 kernel=$kobj/arch/x86/boot/bzImage
 initrd=$top/build/initramfs.cpio.gz
@@ -50,7 +51,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift ;;
 	--append) append=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
-	--accel) accel=$2; shift ;;
+	--accel) accel=$2; accel_given=1; shift ;;
 	--debug) debug=1; mode=shell ;;
 	--kernel) kernel=$2; shift ;;
 	--initrd) initrd=$2; shift ;;
@@ -64,13 +65,15 @@ done
 if [ -n "$profile" ]; then
 	line=$(awk -v p="$profile" '$1 == p' "$top/tests/guest/boots")
 	[ -n "$line" ] || { echo "vm/run.sh: no profile '$profile' in tests/guest/boots" >&2; exit 1; }
-	read -r _ smp extra ptests <<<"$line"
+	read -r _ smp paccel extra ptests <<<"$line"
+	[ "$accel_given" = 1 ] || accel=$paccel
 	[ "$extra" = - ] || append="$append ${extra//,/ }"
 	tests=$ptests
 	name=${name:-$profile}
 fi
 name=${name:-adhoc}
 case "$mode" in test | demo | shell) ;; *) echo "vm/run.sh: bad --mode $mode" >&2; exit 1 ;; esac
+case "$accel" in tcg | tcg-single | kvm | auto) ;; *) echo "vm/run.sh: bad --accel $accel" >&2; exit 1 ;; esac
 
 say() { printf '[vm %s] %s\n' "$name" "$*" >&2; }
 
@@ -98,6 +101,9 @@ EOF
 accel_args() {
 	case "$1" in
 	tcg) echo "-accel tcg" ;;
+	# One host thread for all vCPUs: TCG then sees code patched by one
+	# vCPU (kprobes' int3 removal) before any other vCPU runs again.
+	tcg-single) echo "-accel tcg,thread=single" ;;
 	kvm) echo "-accel kvm -cpu host" ;;
 	esac
 }
