@@ -141,9 +141,11 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 # Errors end the guest at once (panic, oops=panic, panic_on_warn, KASAN
 # fault=panic; QEMU -no-reboot exits).  RCU's stall checks are stretched to
 # their 300 s maximum: a KASAN kernel under TCG on a loaded host is slow
-# enough to trip them; a real hang still ends at --timeout.  KUnit suites
+# enough to trip them; a real hang still ends at --timeout.  no_timer_check:
+# a loaded host can delay the IO-APIC timer check into a false panic
+# ("IO-APIC + timer doesn't work").  KUnit suites
 # built into the kernel run only where a profile asks (kunit.enable=1).
-cmdline="console=ttyS0 panic=-1 oops=panic panic_on_warn=1 kasan.fault=panic no_hash_pointers loglevel=7 rcupdate.rcu_cpu_stall_timeout=300 kunit.enable=0 $append"
+cmdline="console=ttyS0 panic=-1 oops=panic panic_on_warn=1 kasan.fault=panic no_hash_pointers loglevel=7 rcupdate.rcu_cpu_stall_timeout=300 no_timer_check kunit.enable=0 $append"
 # q35: its ACPI tables route PCI interrupts statically; the i440fx
 # machine's _PRT method loops long enough under TCG to time out in AML.
 qemu=(qemu-system-x86_64 -machine q35 $(accel_args "$accel") -m "$mem" -smp "$smp"
