@@ -68,6 +68,15 @@ install -m 0755 "$top/vm/initramfs/"*.sh "$root/usr/share/memorizer/"
 # In-guest tests and their helper files.
 cp -a "$top/tests/guest/." "$root/tests/"
 
+# Memorizer's in-guest benchmark (tests/guest/bench), static like every
+# guest program: the guest has no C library of its own.
+mkdir -p "$top/build/guest-bin"
+bench_src=$top/tests/guest/bench/memorizer-bench.c
+bench_bin=$top/build/guest-bin/memorizer-bench
+if [ ! -x "$bench_bin" ] || [ "$bench_src" -nt "$bench_bin" ]; then
+	gcc -static -O2 -Wall -Wextra -Werror -o "$bench_bin" "$bench_src"
+fi
+
 # Kernel modules (tracer.ko and its test module) and static helper programs.
 shopt -s nullglob
 for ko in "$top"/build/modules/*.ko; do

@@ -2,7 +2,7 @@
 # Not part of make test: runs Memorizer's benchmark in the guest, e.g.
 #   vm/run.sh --name bench --tests memorizer-bench.bats --append memorizer_enabled_boot=no
 # and leaves its report in the results share (out/vm/NAME/share/memorizer-bench.txt).
-# Needs bench/memorizer-bench, built from bench/memorizer-bench.c (see its header).
+# vm/mkinitramfs.sh builds memorizer-bench from bench/memorizer-bench.c.
 
 @test "memorizer benchmark: tracking off, on, on with access logging" {
 	/tests/bench/memorizer-bench.sh "${MEMORIZER_BENCH_ROUNDS:-25}" >/mnt/results/memorizer-bench.txt

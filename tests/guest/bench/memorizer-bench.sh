@@ -13,12 +13,12 @@
 set -eu
 
 M=/sys/kernel/debug/memorizer
-BENCH=${MEMORIZER_BENCH:-$(dirname "$0")/memorizer-bench}
+BENCH=${MEMORIZER_BENCH:-/usr/bin/memorizer-bench}
 ROUNDS=${1:-100}
 
 die() { echo "memorizer-bench.sh: $*" >&2; exit 1; }
 [ -r "$M/stats" ] || die "$M/stats not readable (not a Memorizer kernel, or not root?)"
-[ -x "$BENCH" ] || die "$BENCH not found (build memorizer-bench.c; see its header)"
+[ -x "$BENCH" ] || die "$BENCH not found (vm/mkinitramfs.sh builds it from memorizer-bench.c)"
 
 stat() { awk -v key="$1:" '$1 == key { print $2 }' "$M/stats"; }
 
