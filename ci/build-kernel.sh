@@ -8,8 +8,9 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-tree=${KERNEL_TREE:-$top/build/linux}
-obj=${KERNEL_OBJ:-$top/build/obj}
+# Absolute: make -C would take a relative O= as relative to the tree.
+tree=$(realpath -m "${KERNEL_TREE:-$top/build/linux}")
+obj=$(realpath -m "${KERNEL_OBJ:-$top/build/obj}")
 jobs=${JOBS:-$(nproc)}
 fragments=("$top/kernel-config/vm.config" "$top/kernel-config/memorizer.config")
 for f in ${EXTRA_CONFIGS:-}; do fragments+=("$f"); done
