@@ -11,6 +11,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 # Absolute: make -C would take a relative O= as relative to the tree.
 tree=$(realpath -m "${KERNEL_TREE:-$top/build/linux}")
 obj=$(realpath -m "${KERNEL_OBJ:-$top/build/obj}")
+export KERNEL_TREE=$tree KERNEL_OBJ=$obj
 jobs=${JOBS:-$(nproc)}
 fragments=("$top/kernel-config/vm.config" "$top/kernel-config/memorizer.config")
 for f in ${EXTRA_CONFIGS:-}; do fragments+=("$f"); done
