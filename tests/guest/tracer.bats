@@ -12,7 +12,23 @@ TT=/sys/kernel/debug/tracer_test
 STATS=/sys/kernel/debug/tracer/stats
 HEADER='PID   kmalloc kfree kmalloc_mem kfree_mem  sched   up     down  lock   unlock'
 
+KMEMLEAK=/sys/kernel/debug/kmemleak
+
+# A block is reported when a scan finds it unreferenced and unchanged
+# since the scan before (kmemleak skips blocks whose checksum changed),
+# and at least 5 s old: two scans.
+kmemleak_scan() {
+	echo scan >$KMEMLEAK
+	echo scan >$KMEMLEAK
+}
+
 setup_file() {
+	# What is unreferenced before the tests is not theirs (the tracer
+	# profile boots with kmemleak=on; see the last test).
+	if [ -e $KMEMLEAK ]; then
+		kmemleak_scan
+		echo clear >$KMEMLEAK
+	fi
 	insmod "$MODDIR/tracer_test.ko"
 }
 
@@ -418,4 +434,18 @@ threads() {
 		rmmod tracer
 		[ ! -e /proc/tracer ]
 	done
+}
+
+# Last: every test above loaded and unloaded tracer.ko at least once.
+@test "tracer: kmemleak finds no leak after all the tests" {
+	[ -e $KMEMLEAK ] || {
+		echo "no $KMEMLEAK: boot with kmemleak=on (tests/guest/boots, profile tracer)"
+		return 1
+	}
+	rmmod tracer
+	sleep 6
+	kmemleak_scan
+	cat $KMEMLEAK >/tmp/kmemleak.txt
+	cat /tmp/kmemleak.txt
+	[ ! -s /tmp/kmemleak.txt ]
 }
