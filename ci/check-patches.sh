@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Static checks of the kernel patch series: every patch is checkpatch
-# --strict clean, has a Signed-off-by, and the in-tree memorizer.config
-# matches kernel-config/memorizer.config.  One test per check.
+# Static checks: every patch of the series is checkpatch --strict clean and
+# has a Signed-off-by, the out-of-tree modules' sources are checkpatch
+# --strict clean, and the in-tree memorizer.config matches
+# kernel-config/memorizer.config.  One test per check.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 tree=${KERNEL_TREE:-$top/build/linux}
@@ -26,6 +27,16 @@ for p in "${series[@]}"; do
 		ok "signed off: $p"
 	else
 		not_ok "signed off: $p"
+	fi
+done
+# The out-of-tree modules follow the kernel's style too.
+for f in tracer/tracer.c tracer/tracer.h tracer/test/tracer_test.c tracer/test/kprobe_cycle.c; do
+	if out=$("$tree/scripts/checkpatch.pl" --strict --quiet --no-tree --show-types -f "$top/$f" 2>&1) &&
+		[ -z "$out" ]; then
+		ok "checkpatch --strict -f: $f"
+	else
+		printf '%s\n' "$out" | sed 's/^/# /'
+		not_ok "checkpatch --strict -f: $f"
 	fi
 done
 if [ -f "$tree/kernel/configs/memorizer.config" ]; then
