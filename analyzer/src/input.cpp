@@ -291,6 +291,23 @@ void Input::prefetch(std::string_view range) const
 	madvise(start, length, MADV_POPULATE_READ);
 }
 
+bool Input::read_copy(std::string_view range, char *buffer) const
+{
+	if (!can_read_copy())
+		return false;
+	auto offset = static_cast<off_t>(range.data() - static_cast<const char *>(map_));
+	size_t done = 0;
+	while (done < range.size()) {
+		ssize_t got = ::pread(fd_, buffer + done, range.size() - done, offset + static_cast<off_t>(done));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return false;
+		done += static_cast<size_t>(got);
+	}
+	return true;
+}
+
 void Input::release(std::string_view range) const
 {
 	if (!map_ || range.empty())

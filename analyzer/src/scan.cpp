@@ -104,6 +104,33 @@ private:
 	std::thread thread_;
 };
 
+// What the end of one block leaves for the next: an object whose access lines
+// may continue, and (lenient) whether that object's line was skipped.
+struct Carry {
+	bool object_open = false;
+	bool skipping_object = false;
+};
+
+// Adds the result of a run of lines to the result of the lines before it.
+void append_result(PieceResult &total, const PieceResult &r)
+{
+	if ((r.skipped > 0 || r.orphaned > 0) && total.skipped == 0 && total.orphaned == 0) {
+		total.first_skip_line = total.lines + r.first_skip_line;
+		total.first_skip = r.first_skip;
+	}
+	if (r.failed) {
+		total.failed = true;
+		total.error_line = total.lines + r.error_line;
+		total.error = r.error;
+	}
+	total.stopped |= r.stopped;
+	total.lines += r.lines;
+	total.skipped += r.skipped;
+	total.orphaned += r.orphaned;
+	total.object_open = r.object_open;
+	total.skipping_object = r.skipping_object;
+}
+
 // A read buffer that is not zero-filled first (that would cost a pass over
 // it and, in some virtual machines, a fault per page up front).
 class Buffer {
@@ -148,15 +175,18 @@ private:
 
 	void scan_mapped()
 	{
+		if (input_.can_read_copy() && options_.chunk_size > 0)
+			for (unsigned w = 0; w < workers_; ++w)
+				chunk_buffers_.push_back(std::make_unique<Buffer>(options_.chunk_size));
 		std::string_view all = input_.mapped();
 		size_t complete = all.rfind('\n');
 		complete = complete == std::string_view::npos ? 0 : complete + 1;
 		std::string_view text = all.substr(0, complete);
 		std::string_view head = text.substr(0, std::min<size_t>(text.size(), 4u << 20));
 		set_layout(head.substr(0, head.rfind('\n') + 1));
-		bool open = parse_block(text, false, true);
+		Carry carry = parse_block(text, Carry{}, true);
 		if (complete < all.size())
-			truncated_last_line(open);
+			truncated_last_line(carry.object_open);
 	}
 
 	void scan_stream()
@@ -165,7 +195,7 @@ private:
 		Buffer buffers[2] = {Buffer(block), Buffer(block)};
 		size_t filled = fill(buffers[0], 0);
 		bool layout_known = false;
-		bool open = false;
+		Carry carry;
 		int current = 0;
 		for (;;) {
 			Buffer &buf = buffers[current];
@@ -177,16 +207,15 @@ private:
 					if (!layout_known)
 						set_layout({});
 					if (filled > 0)
-						truncated_last_line(open);
-					else if (open)
+						truncated_last_line(carry.object_open);
+					else if (carry.object_open)
 						close_open_object();
 					return;
 				}
 				// A full buffer without a newline: the line is far too long.
-				if (open) {
+				if (carry.object_open)
 					close_open_object();
-					open = false;
-				}
+				carry = Carry{};
 				filled = fill(buf, drop_overlong_line(buf, filled));
 				continue;
 			}
@@ -199,10 +228,10 @@ private:
 			memcpy(next.data(), buf.data() + cut + 1, rest);
 			// Parse this block while the next one is read.
 			std::exception_ptr failure;
-			bool open_after = false;
+			Carry carry_after;
 			std::thread parser([&] {
 				try {
-					open_after = parse_block(text, open, false);
+					carry_after = parse_block(text, carry, false);
 				} catch (...) {
 					failure = std::current_exception();
 				}
@@ -219,7 +248,7 @@ private:
 				std::rethrow_exception(failure);
 			if (read_failure)
 				std::rethrow_exception(read_failure);
-			open = open_after;
+			carry = carry_after;
 			filled = next_filled;
 			current = 1 - current;
 		}
@@ -283,14 +312,54 @@ private:
 
 	void close_open_object()
 	{
-		PieceResult r = parse_(0, stats_.layout, {}, true, true, nullptr);
+		PieceResult r = parse_(0, stats_.layout, {}, true, true, false, nullptr);
 		if (r.failed)
 			throw DataError(fmt::format("{}:{}: {}", input_.name(), stats_.lines, r.error));
 	}
 
-	// Parses one block of complete lines. Returns whether an object is
-	// still open at its end (only when !final).
-	bool parse_block(std::string_view text, bool open_in, bool final)
+	// Parses one piece of a mapped file through a small per-worker copy
+	// made with pread(). Reading a page-cache-backed mapping directly costs
+	// a page fault and TLB misses per page: the parse ran at about half the
+	// speed (a bare line count over the mapping took 5.2 CPU-seconds for 5
+	// GB, with pread into a cached buffer 1.9). The mapping stays the
+	// source of truth: a line longer than the buffer, or a failed read, is
+	// parsed straight from it.
+	PieceResult parse_piece_copied(unsigned worker, std::string_view piece, Carry carry, bool close_at_end,
+				       const std::atomic<bool> *stop)
+	{
+		Buffer &buffer = *chunk_buffers_[worker];
+		PieceResult total;
+		total.object_open = carry.object_open;
+		total.skipping_object = carry.skipping_object;
+		size_t pos = 0;
+		while (pos < piece.size()) {
+			std::string_view rest = piece.substr(pos);
+			std::string_view chunk;
+			size_t want = std::min(buffer.size(), rest.size());
+			if (input_.read_copy(rest.substr(0, want), buffer.data())) {
+				std::string_view copied(buffer.data(), want);
+				// Complete lines only: the piece itself ends with '\n'.
+				size_t cut = want == rest.size() ? want : copied.rfind('\n') + 1;
+				chunk = copied.substr(0, cut);
+			}
+			if (chunk.empty()) {
+				const char *nl = static_cast<const char *>(memchr(rest.data(), '\n', rest.size()));
+				chunk = rest.substr(0, static_cast<size_t>(nl - rest.data()) + 1);
+			}
+			pos += chunk.size();
+			bool last = pos == piece.size();
+			PieceResult r = parse_(worker, stats_.layout, chunk, total.object_open, last && close_at_end,
+					       total.skipping_object, stop);
+			append_result(total, r);
+			if (r.failed || r.stopped)
+				break;
+		}
+		return total;
+	}
+
+	// Parses one block of complete lines. Returns what is still open at
+	// its end (only when !final).
+	Carry parse_block(std::string_view text, Carry carry_in, bool final)
 	{
 		std::vector<size_t> starts{0};
 		for (size_t pos = options_.piece_size; pos < text.size();) {
@@ -314,8 +383,15 @@ private:
 			}
 			std::string_view piece = text.substr(starts[i], starts[i + 1] - starts[i]);
 			bool last = i + 1 == n;
-			input_.prefetch(piece);
-			results[i] = parse_(worker, stats_.layout, piece, i == 0 ? open_in : false, last ? final : true, &stop[i]);
+			Carry carry = i == 0 ? carry_in : Carry{};
+			bool close = last ? final : true;
+			if (!chunk_buffers_.empty()) {
+				results[i] = parse_piece_copied(worker, piece, carry, close, &stop[i]);
+			} else {
+				input_.prefetch(piece);
+				results[i] = parse_(worker, stats_.layout, piece, carry.object_open, close,
+						    carry.skipping_object, &stop[i]);
+			}
 			if (results[i].failed)
 				for (size_t j = i + 1; j < n; ++j)
 					stop[j].store(true, std::memory_order_relaxed);
@@ -357,7 +433,7 @@ private:
 		}
 		stats_.lines = line_base;
 		stats_.bytes += text.size();
-		return results[n - 1].object_open;
+		return Carry{results[n - 1].object_open, results[n - 1].skipping_object};
 	}
 
 	Input &input_;
@@ -366,6 +442,7 @@ private:
 	const PieceParser &parse_;
 	ScanStats stats_;
 	std::atomic<uint64_t> parsed_{0};
+	std::vector<std::unique_ptr<Buffer>> chunk_buffers_; // per worker, when mapped pages are read by copy
 };
 
 } // namespace

@@ -44,6 +44,11 @@ public:
 	void release(std::string_view range) const;
 	// Maps the pages of a range in one call instead of one fault per page.
 	void prefetch(std::string_view range) const;
+	// Whether the mapped bytes can also be read with pread() (a mapped file).
+	bool can_read_copy() const { return map_ != nullptr && fd_ >= 0; }
+	// Copies the mapped bytes of range into buffer with pread(): returns
+	// false (and the caller uses the mapping) if the read fails or is short.
+	bool read_copy(std::string_view range, char *buffer) const;
 
 	// For the progress bar: size of the file on disk (0 when unknown) and
 	// bytes of it consumed so far.

@@ -82,6 +82,7 @@ struct PieceResult {
 	uint64_t skipped = 0;        // lenient: malformed lines skipped
 	uint64_t orphaned = 0;       // lenient: access lines of a skipped object line
 	bool object_open = false;    // the last object may continue in the next piece
+	bool skipping_object = false; // lenient: ...and its object line was skipped (its access lines are orphans)
 	bool failed = false;         // stopped at error_line
 	bool stopped = false;        // gave up because an earlier piece failed
 	uint64_t error_line = 0;     // 1-based within the piece
@@ -298,12 +299,12 @@ inline bool parse_object_slow(Cursor &c, const char *eol, ObjectRecord &o)
 
 template <Layout L, class Visitor>
 PieceResult parse_lines(std::string_view text, bool lenient, bool object_open, bool close_at_end,
-			Visitor &visitor, const std::atomic<bool> *stop)
+			Visitor &visitor, const std::atomic<bool> *stop, bool skipping_object)
 {
 	PieceResult r;
 	const char *p = text.data();
 	const char *const end = p + text.size();
-	bool skipping_object = false; // lenient: the current object line was bad
+	// skipping_object (lenient): the current object line was bad
 	auto record_error = [&](const char *line_start, std::string message) {
 		if (!lenient) {
 			r.failed = true;
@@ -411,6 +412,7 @@ PieceResult parse_lines(std::string_view text, bool lenient, bool object_open, b
 		r.error = e.what();
 	}
 	r.object_open = object_open;
+	r.skipping_object = skipping_object;
 	return r;
 }
 
@@ -418,21 +420,26 @@ PieceResult parse_lines(std::string_view text, bool lenient, bool object_open, b
 
 // Parses complete lines (text is empty or ends with '\n'). object_open says
 // the first access lines continue an object of the previous piece;
-// close_at_end says the last object ends with this piece.
+// close_at_end says the last object ends with this piece. skipping_object
+// (lenient) says that object's line was skipped: the previous piece's
+// PieceResult::skipping_object, so that a run of lines cut anywhere parses
+// as if it were one piece.
 template <class Visitor>
 PieceResult parse_piece(std::string_view text, Layout layout, bool lenient, bool object_open, bool close_at_end,
-			Visitor &visitor, const std::atomic<bool> *stop = nullptr)
+			Visitor &visitor, const std::atomic<bool> *stop = nullptr, bool skipping_object = false)
 {
 	switch (layout) {
 	case Layout::Legacy10:
-		return detail::parse_lines<Layout::Legacy10>(text, lenient, object_open, close_at_end, visitor, stop);
+		return detail::parse_lines<Layout::Legacy10>(text, lenient, object_open, close_at_end, visitor, stop,
+							     skipping_object);
 	case Layout::Legacy11:
-		return detail::parse_lines<Layout::Legacy11>(text, lenient, object_open, close_at_end, visitor, stop);
+		return detail::parse_lines<Layout::Legacy11>(text, lenient, object_open, close_at_end, visitor, stop,
+							     skipping_object);
 	case Layout::V1:
 	case Layout::Auto:
 		break;
 	}
-	return detail::parse_lines<Layout::V1>(text, lenient, object_open, close_at_end, visitor, stop);
+	return detail::parse_lines<Layout::V1>(text, lenient, object_open, close_at_end, visitor, stop, skipping_object);
 }
 
 } // namespace capmap

@@ -26,6 +26,7 @@ struct ScanOptions {
 	unsigned threads = 0;             // 0: one per CPU
 	size_t piece_size = 8u << 20;     // bytes per work item
 	size_t block_size = 16u << 20;    // read buffer for streams
+	size_t chunk_size = 128u << 10;   // per-worker read buffer for mapped files (0: parse the mapping itself)
 	bool progress = false;            // draw a progress bar on stderr
 };
 
@@ -44,7 +45,7 @@ struct ScanStats {
 unsigned worker_count(const ScanOptions &options);
 
 using PieceParser = std::function<PieceResult(unsigned worker, Layout layout, std::string_view text, bool object_open,
-					      bool close_at_end, const std::atomic<bool> *stop)>;
+					      bool close_at_end, bool skipping_object, const std::atomic<bool> *stop)>;
 
 // Throws DataError ("FILE:LINE: ...") on malformed input in strict mode,
 // IoError on read errors.
@@ -55,9 +56,10 @@ template <class Visitor>
 ScanStats scan_kmap(Input &input, const ScanOptions &options, std::vector<Visitor> &visitors)
 {
 	return scan_input(input, options, static_cast<unsigned>(visitors.size()),
-			  [&](unsigned worker, Layout layout, std::string_view text, bool open, bool close,
+			  [&](unsigned worker, Layout layout, std::string_view text, bool open, bool close, bool skipping,
 			      const std::atomic<bool> *stop) {
-				  return parse_piece(text, layout, options.lenient, open, close, visitors[worker], stop);
+				  return parse_piece(text, layout, options.lenient, open, close, visitors[worker], stop,
+						     skipping);
 			  });
 }
 

@@ -1,10 +1,17 @@
 // graph, object and diff on small kmaps, plus symbols and compressed input.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
 #include "capmap/diff.hpp"
+#include "capmap/generator.hpp"
 #include "capmap/graph.hpp"
 #include "capmap/object_query.hpp"
 #include "capmap/symbols.hpp"
@@ -178,6 +185,89 @@ TEST(Input, TruncatedOrCorruptCompressedInputIsAnError)
 	std::string zst(ZSTD_compressBound(strlen(kKmap)), '\0');
 	zst.resize(ZSTD_compress(zst.data(), zst.size(), kKmap, strlen(kKmap), 3) - 4);
 	EXPECT_EQ(test::summary_error(zst), "test.kmap: zstd stream is truncated (unexpected end of file)");
+}
+
+// A mapped file is parsed through small pread() copies; whatever the copy
+// size (lines longer than it, access runs cut anywhere, lenient skips across
+// a cut), the result must be that of parsing the mapping in place.
+TEST(Input, MappedFileReadInCopiesMatchesTheMapping)
+{
+	GeneratorOptions g;
+	g.target_bytes = 200000;
+	g.untracked_every = 50;
+	std::string text;
+	generate_kmap(g, [&](std::string_view chunk) { text.append(chunk); });
+	std::string lenient_text = text;
+	// A bad object line with access lines (orphans), and a line longer than the copies.
+	size_t at = lenient_text.find("\nffff", lenient_text.size() / 2) + 1;
+	lenient_text.insert(at, "xyz,1,2,3\n  ffffffff81000000,1,2,3\n  ffffffff81000000,1,2,3\n" +
+					std::string(3000, 'q') + "\n");
+	std::string strict_error_text = text;
+	strict_error_text.insert(strict_error_text.find("\n  ", text.size() * 3 / 4) + 1, "  12,bad\n");
+
+	char path[] = "/tmp/capmap-unit-XXXXXX";
+	int fd = mkstemp(path);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	auto scan_file = [&](const std::string &content, size_t chunk_size, unsigned threads, bool lenient,
+			     ScanStats &stats) {
+		std::ofstream(path, std::ios::binary) << content;
+		std::unique_ptr<Input> input = Input::open(path);
+		ScanOptions o;
+		o.threads = threads;
+		o.lenient = lenient;
+		o.piece_size = 40000;
+		o.chunk_size = chunk_size;
+		SummaryOptions so;
+		so.accessors = true;
+		std::vector<SummaryVisitor> visitors(threads, SummaryVisitor(so));
+		stats = scan_kmap(*input, o, visitors);
+		for (unsigned i = 1; i < threads; ++i)
+			visitors[0].merge(visitors[i]);
+		visitors[0].finish();
+		return std::move(visitors[0]);
+	};
+	for (bool lenient : {false, true}) {
+		const std::string &content = lenient ? lenient_text : text;
+		ScanStats want_stats;
+		SummaryVisitor want = scan_file(content, 0, 1, lenient, want_stats);
+		for (size_t chunk_size : {64u, 1000u, 4096u, 128u << 10})
+			for (unsigned threads : {1u, 2u}) {
+				SCOPED_TRACE(fmt::format("lenient {} chunk {} threads {}", lenient, chunk_size, threads));
+				ScanStats stats;
+				SummaryVisitor got = scan_file(content, chunk_size, threads, lenient, stats);
+				EXPECT_EQ(got.totals, want.totals);
+				EXPECT_EQ(got.sites.size(), want.sites.size());
+				EXPECT_EQ(got.accessors.size(), want.accessors.size());
+				EXPECT_EQ(stats.lines, want_stats.lines);
+				EXPECT_EQ(stats.skipped, want_stats.skipped);
+				EXPECT_EQ(stats.orphaned, want_stats.orphaned);
+				EXPECT_EQ(stats.first_skip, want_stats.first_skip);
+			}
+		if (lenient) {
+			EXPECT_EQ(want_stats.orphaned, 2u);
+		}
+	}
+	ScanStats ignored;
+	std::string want_error;
+	try {
+		scan_file(strict_error_text, 0, 1, false, ignored);
+	} catch (const DataError &e) {
+		want_error = e.what();
+	}
+	EXPECT_NE(want_error.find(": expected"), std::string::npos);
+	for (size_t chunk_size : {64u, 4096u})
+		EXPECT_THROW(
+			{
+				try {
+					scan_file(strict_error_text, chunk_size, 2, false, ignored);
+				} catch (const DataError &e) {
+					EXPECT_EQ(std::string(e.what()), want_error);
+					throw;
+				}
+			},
+			DataError);
+	std::remove(path);
 }
 
 } // namespace
