@@ -24,6 +24,10 @@
 #include "capmap/errors.hpp"
 #include "capmap/numbers.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace capmap {
 
 enum class Layout {
@@ -176,6 +180,104 @@ template <Layout L>
 	}
 }
 
+#if defined(__SSE2__)
+inline constexpr bool kHaveFastAccessParser = true;
+
+// Bit i of each mask says what byte i of the 32 bytes at p is.
+struct ByteClasses {
+	uint32_t comma = 0;
+	uint32_t newline = 0;
+	uint32_t digit = 0; // 0-9
+	uint32_t hex = 0;   // 0-9, a-f, A-F
+};
+
+[[gnu::always_inline]] inline ByteClasses classify32(const char *p)
+{
+	auto classify16 = [](const char *at, unsigned shift, ByteClasses &out) {
+		const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(at));
+		// Signed compares: bytes >= 0x80 are negative and match no range.
+		const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+						    _mm_cmpgt_epi8(_mm_set1_epi8('9' + 1), v));
+		const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+		const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
+						     _mm_cmpgt_epi8(_mm_set1_epi8('f' + 1), lower));
+		auto bits = [&](__m128i m) { return static_cast<uint32_t>(_mm_movemask_epi8(m)) << shift; };
+		out.comma |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')));
+		out.newline |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+		out.digit |= bits(digit);
+		out.hex |= bits(_mm_or_si128(digit, letter));
+	};
+	ByteClasses classes;
+	classify16(p, 0, classes);
+	classify16(p + 16, 16, classes);
+	return classes;
+}
+
+// Bytes that parse_access_fast() may read at the start of a line.
+inline constexpr ptrdiff_t kFastAccessReach = 40;
+
+// The common access line in one step, without a branch per field: two
+// spaces, then within 32 bytes up to the '\n' a hexadecimal ip of 1-16
+// digits and the decimal fields of the layout with 1-8 digits each. Returns
+// false on anything else (0x prefixes, tabs, long numbers, '\r', errors);
+// parse_access() then takes the line field by field. p[0] is ' ' and
+// kFastAccessReach bytes at p are readable.
+template <Layout L>
+[[gnu::always_inline]] inline bool parse_access_fast(const char *p, AccessRecord &a, const char *&eol)
+{
+	const ByteClasses classes = classify32(p);
+	if (classes.newline == 0 || p[1] != ' ')
+		return false;
+	const unsigned newline = static_cast<unsigned>(__builtin_ctz(classes.newline));
+	const uint64_t line = (uint64_t{1} << newline) - 1;
+	// The field ends: the commas, then the newline; bit 63 keeps ctz away from 0.
+	uint64_t ends = (classes.comma & line) | (uint64_t{1} << newline) | (uint64_t{1} << 63);
+	auto next_end = [&ends] {
+		auto at = static_cast<unsigned>(__builtin_ctzll(ends));
+		ends &= ends - 1;
+		return at;
+	};
+	const unsigned ip_end = next_end();
+	const unsigned end1 = next_end();
+	const unsigned end2 = next_end();
+	const unsigned end3 = L == Layout::Legacy10 ? end2 : next_end();
+	// Exactly the layout's commas: the newline must be the last end taken.
+	const bool fields_ok = (L == Layout::Legacy10 ? end2 : end3) == newline && ip_end - 3 < 16 &&
+			       (end1 - ip_end - 2) < 8 && (end2 - end1 - 2) < 8 &&
+			       (L == Layout::Legacy10 || (end3 - end2 - 2) < 8);
+	const uint64_t ip_bits = ((uint64_t{1} << ip_end) - 1) & ~uint64_t{3};
+	const uint64_t decimal_bits = line & ~((uint64_t{2} << ip_end) - 1);
+	const uint64_t commas = classes.comma & line;
+	if (!fields_ok || (classes.hex & ip_bits) != ip_bits || ((classes.digit | commas) & decimal_bits) != decimal_bits)
+		return false;
+	a.ip = hex_value(p + 2, ip_end - 2);
+	const uint64_t first = dec8_value(load8(p + ip_end + 1), end1 - ip_end - 1);
+	const uint64_t second = dec8_value(load8(p + end1 + 1), end2 - end1 - 1);
+	if constexpr (L == Layout::V1) {
+		a.pid = static_cast<uint32_t>(first); // at most 8 digits: always <= kMaxPid
+		a.writes = second;
+		a.reads = dec8_value(load8(p + end2 + 1), end3 - end2 - 1);
+	} else if constexpr (L == Layout::Legacy10) {
+		a.writes = first;
+		a.reads = second;
+	} else {
+		a.writes = first;
+		a.reads = second;
+		a.pid = static_cast<uint32_t>(dec8_value(load8(p + end2 + 1), end3 - end2 - 1));
+	}
+	eol = p + newline;
+	return true;
+}
+#else
+inline constexpr bool kHaveFastAccessParser = false;
+inline constexpr ptrdiff_t kFastAccessReach = 40;
+template <Layout L>
+inline bool parse_access_fast(const char *, AccessRecord &, const char *&)
+{
+	return false;
+}
+#endif
+
 // Text fields must be printable; this rejects binary garbage early.
 inline bool printable(std::string_view text)
 {
@@ -230,6 +332,44 @@ template <Layout L>
 	const char *rest = ++q;
 	const char *last = nullptr, *previous = nullptr;
 	bool control = false;
+#if defined(__SSE2__)
+	// 16 bytes a step: the last two commas before the '\n', and no control
+	// characters (a '\r' too: CRLF lines take the slow path).
+	for (; c.limit - q >= 16; q += 16) {
+		const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(q));
+		auto bits = [](__m128i m) { return static_cast<uint32_t>(_mm_movemask_epi8(m)); };
+		uint32_t newline = bits(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+		uint32_t commas = bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')));
+		uint32_t controls = bits(_mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v),
+						      _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
+		uint32_t before = newline ? (newline & -newline) - 1 : 0xffff;
+		if ((controls & before & ~newline) != 0)
+			return false;
+		commas &= before;
+		if (commas) {
+			unsigned top = 31 - static_cast<unsigned>(__builtin_clz(commas));
+			commas &= ~(1u << top);
+			previous = commas ? q + 31 - __builtin_clz(commas) : last;
+			last = q + top;
+		}
+		if (newline) {
+			eol = q + __builtin_ctz(newline);
+			if (!last || last + 1 == eol)
+				return false;
+			if constexpr (L == Layout::Legacy11) {
+				if (!previous || previous + 1 == last)
+					return false;
+				o.kind = std::string_view(last + 1, static_cast<size_t>(eol - last - 1));
+				o.slab_cache = std::string_view(previous + 1, static_cast<size_t>(last - previous - 1));
+				o.comm = std::string_view(rest, static_cast<size_t>(previous - rest));
+			} else {
+				o.slab_cache = std::string_view(last + 1, static_cast<size_t>(eol - last - 1));
+				o.comm = std::string_view(rest, static_cast<size_t>(last - rest));
+			}
+			return true;
+		}
+	}
+#endif
 	for (;; ++q) {
 		unsigned char ch = static_cast<unsigned char>(*q);
 		if (ch == '\n')
@@ -329,23 +469,29 @@ PieceResult parse_lines(std::string_view text, bool lenient, bool object_open, b
 			}
 			const char first = *p;
 			if (first == ' ' || first == '\t') {
-				Cursor c{p, end};
-				while (*c.p == ' ' || *c.p == '\t')
-					++c.p;
 				AccessRecord a;
-				if (!parse_access<L>(c, a)) [[unlikely]] {
-					const char *eol = static_cast<const char *>(memchr(p, '\n', static_cast<size_t>(end - p)));
-					size_t length = static_cast<size_t>(eol - p);
-					std::string message = length > kMaxLineLength
-								      ? line_too_long(length)
-								      : std::string("expected ") + c.fail_what + ", found " +
-										describe_found(c.fail_at, eol);
-					if (!record_error(p, std::move(message)))
-						break;
+				const char *eol;
+				if (kHaveFastAccessParser && first == ' ' && end - p >= kFastAccessReach &&
+				    parse_access_fast<L>(p, a, eol)) [[likely]] {
 					p = eol + 1;
-					continue;
+				} else {
+					Cursor c{p, end};
+					while (*c.p == ' ' || *c.p == '\t')
+						++c.p;
+					if (!parse_access<L>(c, a)) [[unlikely]] {
+						eol = static_cast<const char *>(memchr(p, '\n', static_cast<size_t>(end - p)));
+						size_t length = static_cast<size_t>(eol - p);
+						std::string message = length > kMaxLineLength
+									      ? line_too_long(length)
+									      : std::string("expected ") + c.fail_what +
+											", found " + describe_found(c.fail_at, eol);
+						if (!record_error(p, std::move(message)))
+							break;
+						p = eol + 1;
+						continue;
+					}
+					p = c.p + 1;
 				}
-				p = c.p + 1;
 				if (object_open) [[likely]] {
 					visitor.on_access(a);
 				} else if (skipping_object) {

@@ -154,27 +154,60 @@ constexpr uint64_t bytes_between(uint64_t x, uint64_t lo, uint64_t hi)
 	return p;
 }
 
-// parse_dec for the hot loop: numbers of up to 7 digits are converted from
-// one 8-byte load without a loop, so their varying length costs no branch
-// mispredictions. Needs 8 readable bytes at p (limit); else parse_dec.
+namespace detail {
+
+// Value of the first n (1..8) decimal digits of x (first character in the
+// low byte); the bytes after them may hold anything. A borrow from a later
+// non-digit byte only runs upwards, into bytes that the shift drops.
+[[gnu::always_inline]] inline uint64_t dec8_value(uint64_t x, unsigned n)
+{
+	uint64_t v = (x - kOnes * '0') << (8 * (8 - n));
+	v = (v * 10) + (v >> 8);
+	return (((v & 0x000000ff000000ffULL) * (100 + (1000000ULL << 32))) +
+		(((v >> 16) & 0x000000ff000000ffULL) * (1 + (10000ULL << 32)))) >>
+	       32;
+}
+
+// Value of n (1..16) hexadecimal digits at p, already known to be digits;
+// reads 8 bytes at p and, for more than 8 digits, 8 at p + n - 8.
+[[gnu::always_inline]] inline uint64_t hex_value(const char *p, unsigned n)
+{
+	if (n <= 8)
+		return hex8_value(load8(p) << (8 * (8 - n)));
+	unsigned high = n - 8;
+	return (hex8_value(load8(p) << (8 * (8 - high))) << 32) | hex8_value(load8(p + high));
+}
+
+} // namespace detail
+
+// parse_dec for the hot loop: numbers of up to 15 digits are converted from
+// two 8-byte loads without a loop, so their varying length costs no branch
+// mispredictions. Needs 16 readable bytes at p (limit); else parse_dec.
 [[gnu::always_inline]] inline const char *parse_dec_wide(const char *p, const char *limit, uint64_t &out)
 {
-	if (limit - p < 8) [[unlikely]]
+	if (limit - p < 16) [[unlikely]]
 		return parse_dec(p, out);
-	uint64_t x = detail::load8(p);
-	uint64_t other = ~detail::bytes_between(x, 0x2f, 0x3a) & detail::kHighBits;
-	unsigned n = other ? static_cast<unsigned>(__builtin_ctzll(other)) / 8 : 8;
-	if (n == 0 || n == 8) [[unlikely]]
-		return n == 0 ? nullptr : parse_dec(p, out);
-	// Digit values in the first n bytes; a borrow from a later non-digit
-	// byte only runs upwards, into bytes that the shift drops.
-	uint64_t v = (x - detail::kOnes * '0') << (8 * (8 - n));
-	v = (v * 10) + (v >> 8);
-	v = (((v & 0x000000ff000000ffULL) * (100 + (1000000ULL << 32))) +
-	     (((v >> 16) & 0x000000ff000000ffULL) * (1 + (10000ULL << 32)))) >>
-	    32;
-	out = v;
-	return p + n;
+	auto leading_digits = [](uint64_t x) {
+		uint64_t other = ~detail::bytes_between(x, 0x2f, 0x3a) & detail::kHighBits;
+		return other ? static_cast<unsigned>(__builtin_ctzll(other)) / 8 : 8u;
+	};
+	uint64_t x0 = detail::load8(p);
+	unsigned n0 = leading_digits(x0);
+	if (n0 < 8) [[likely]] {
+		if (n0 == 0)
+			return nullptr;
+		out = detail::dec8_value(x0, n0);
+		return p + n0;
+	}
+	// Jiffies have 10 digits.
+	uint64_t x1 = detail::load8(p + 8);
+	unsigned n1 = leading_digits(x1);
+	if (n1 == 8) [[unlikely]]
+		return parse_dec(p, out); // 16 digits or more: leading zeros or overflow
+	static constexpr uint64_t kPowersOf10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+	uint64_t high = detail::dec8_value(x0, 8);
+	out = n1 == 0 ? high : high * kPowersOf10[n1] + detail::dec8_value(x1, n1);
+	return p + 8 + n1;
 }
 
 } // namespace capmap

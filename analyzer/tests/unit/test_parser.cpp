@@ -83,7 +83,7 @@ TEST(Numbers, WideDecimalAgreesWithSimpleDecimal)
 		for (size_t i = 0; i < length; ++i)
 			text += static_cast<char>('0' + next() % 10);
 		text += stops[next() % stops.size()];
-		std::string padded = text + std::string(8, '\n');
+		std::string padded = text + std::string(16, '\n');
 		for (const std::string *t : {&text, &padded}) {
 			uint64_t simple = 1, wide = 2;
 			const char *a = parse_dec(t->c_str(), simple);
@@ -92,6 +92,49 @@ TEST(Numbers, WideDecimalAgreesWithSimpleDecimal)
 			if (a) {
 				ASSERT_EQ(simple, wide) << *t;
 			}
+		}
+	}
+}
+
+// The one-step access line parser must accept exactly what the field by
+// field one accepts, with the same values, in every layout.
+TEST(Parser, FastAccessLinesAgreeWithFieldByField)
+{
+	const std::string pieces[] = {"0", "7", "ff", "ffffffff81000000", "0x1f", "1ffffffffffffffff", "12345678",
+				      "123456789", "2147483648", "", "a", ",", " ", "\t", "\r", "x", "99999999"};
+	uint64_t seed = 4242;
+	auto next = [&] { return seed = seed * 6364136223846793005ULL + 1442695040888963407ULL, seed >> 33; };
+	for (Layout layout : {Layout::V1, Layout::Legacy10, Layout::Legacy11}) {
+		const char *object = layout == Layout::Legacy11 ? "1,1,1,1,1,0,0,KMALLOC,sh,-,7\n" : "1,1,1,1,1,0,0,KMALLOC,sh,-\n";
+		for (int round = 0; round < 20000; ++round) {
+			std::string line = next() % 8 == 0 ? " \t" : "  ";
+			size_t fields = 2 + next() % 4;
+			for (size_t i = 0; i < fields; ++i) {
+				if (i)
+					line += next() % 16 == 0 ? pieces[next() % std::size(pieces)] : ",";
+				line += next() % 3 == 0 ? pieces[next() % std::size(pieces)] : std::to_string(next() % 100000);
+			}
+			line += "\n";
+			std::string filler = layout == Layout::Legacy10 ? "  1,1,1\n" : "  1,1,1,1\n";
+			std::string text = object + line + filler + filler + filler + filler;
+			Recorder fast;
+			PieceResult r = parse_piece(text, layout, true, false, true, fast);
+			// The careful parser alone, on the same line.
+			std::string expected = "skipped";
+			detail::Cursor c{line.c_str(), line.c_str() + line.size()};
+			while (*c.p == ' ' || *c.p == '\t')
+				++c.p;
+			AccessRecord a;
+			bool ok = layout == Layout::V1	       ? detail::parse_access<Layout::V1>(c, a)
+				  : layout == Layout::Legacy10 ? detail::parse_access<Layout::Legacy10>(c, a)
+							       : detail::parse_access<Layout::Legacy11>(c, a);
+			if (ok) {
+				Recorder one;
+				one.on_access(a);
+				expected = one.events[0];
+			}
+			std::string got = r.skipped ? "skipped" : fast.events.at(1);
+			ASSERT_EQ(got, expected) << layout_name(layout) << ": " << line;
 		}
 	}
 }
