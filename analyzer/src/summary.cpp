@@ -8,13 +8,30 @@ namespace capmap {
 
 namespace {
 
-void add_checked(uint64_t &sum, uint64_t value, const char *what)
+} // namespace
+
+void SummaryVisitor::total_overflow(const char *what)
 {
-	if (__builtin_add_overflow(sum, value, &sum))
-		throw DataError(std::string("expected the total of ") + what + " to fit in 64 bits, found an overflow");
+	throw DataError(std::string("expected the total of ") + what + " to fit in 64 bits, found an overflow");
+}
+
+namespace {
+
+[[gnu::always_inline]] inline void add_checked(uint64_t &sum, uint64_t value, const char *what)
+{
+	if (__builtin_add_overflow(sum, value, &sum)) [[unlikely]]
+		SummaryVisitor::total_overflow(what);
 }
 
 } // namespace
+
+void SummaryVisitor::count_accessor(const AccessRecord &access)
+{
+	Counts &code = accessors[access.ip];
+	++code.records;
+	code.reads += access.reads;
+	code.writes += access.writes;
+}
 
 void Counts::add(const Counts &other)
 {
@@ -66,30 +83,6 @@ void SummaryVisitor::on_object(const ObjectRecord &object)
 	// Pseudo-objects of untracked memory carry no real task name.
 	if (!row.untracked)
 		note_comm(object.alloc_pid, row.comm);
-}
-
-void SummaryVisitor::on_access(const AccessRecord &access)
-{
-	ObjectRow &row = current_;
-	add_checked(row.reads, access.reads, "reads");
-	add_checked(row.writes, access.writes, "writes");
-	++row.records;
-	// Consecutive access lines often come from the same task.
-	if (access.pid != last_pid_ || processes.capacity() != last_process_capacity_) {
-		last_process_ = &processes[access.pid];
-		last_process_capacity_ = processes.capacity();
-		last_pid_ = access.pid;
-	}
-	Counts &process = *last_process_;
-	++process.records;
-	process.reads += access.reads;
-	process.writes += access.writes;
-	if (options_.accessors) {
-		Counts &code = accessors[access.ip];
-		++code.records;
-		code.reads += access.reads;
-		code.writes += access.writes;
-	}
 }
 
 void SummaryVisitor::on_object_end()

@@ -191,22 +191,23 @@ struct ByteClasses {
 	uint32_t hex = 0;   // 0-9, a-f, A-F
 };
 
+[[gnu::always_inline]] inline void classify16(const char *at, unsigned shift, ByteClasses &out)
+{
+	const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(at));
+	// Signed compares: bytes >= 0x80 are negative and match no range.
+	const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+					    _mm_cmpgt_epi8(_mm_set1_epi8('9' + 1), v));
+	const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+	const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
+					     _mm_cmpgt_epi8(_mm_set1_epi8('f' + 1), lower));
+	out.comma |= static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')))) << shift;
+	out.newline |= static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')))) << shift;
+	out.digit |= static_cast<uint32_t>(_mm_movemask_epi8(digit)) << shift;
+	out.hex |= static_cast<uint32_t>(_mm_movemask_epi8(_mm_or_si128(digit, letter))) << shift;
+}
+
 [[gnu::always_inline]] inline ByteClasses classify32(const char *p)
 {
-	auto classify16 = [](const char *at, unsigned shift, ByteClasses &out) {
-		const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(at));
-		// Signed compares: bytes >= 0x80 are negative and match no range.
-		const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-						    _mm_cmpgt_epi8(_mm_set1_epi8('9' + 1), v));
-		const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
-		const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
-						     _mm_cmpgt_epi8(_mm_set1_epi8('f' + 1), lower));
-		auto bits = [&](__m128i m) { return static_cast<uint32_t>(_mm_movemask_epi8(m)) << shift; };
-		out.comma |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')));
-		out.newline |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
-		out.digit |= bits(digit);
-		out.hex |= bits(_mm_or_si128(digit, letter));
-	};
 	ByteClasses classes;
 	classify16(p, 0, classes);
 	classify16(p + 16, 16, classes);
@@ -232,7 +233,7 @@ template <Layout L>
 	const uint64_t line = (uint64_t{1} << newline) - 1;
 	// The field ends: the commas, then the newline; bit 63 keeps ctz away from 0.
 	uint64_t ends = (classes.comma & line) | (uint64_t{1} << newline) | (uint64_t{1} << 63);
-	auto next_end = [&ends] {
+	auto next_end = [&ends]() __attribute__((always_inline)) {
 		auto at = static_cast<unsigned>(__builtin_ctzll(ends));
 		ends &= ends - 1;
 		return at;
@@ -337,7 +338,7 @@ template <Layout L>
 	// characters (a '\r' too: CRLF lines take the slow path).
 	for (; c.limit - q >= 16; q += 16) {
 		const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(q));
-		auto bits = [](__m128i m) { return static_cast<uint32_t>(_mm_movemask_epi8(m)); };
+		auto bits = [](__m128i m) __attribute__((always_inline)) { return static_cast<uint32_t>(_mm_movemask_epi8(m)); };
 		uint32_t newline = bits(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
 		uint32_t commas = bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')));
 		uint32_t controls = bits(_mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v),

@@ -59,7 +59,7 @@ constexpr uint64_t kHighBits = 0x8080808080808080ULL;
 
 // High bit set in each byte of x with lo < byte < hi (bytes >= 0x80 never
 // match). Exact per byte: the 7-bit sums cannot carry into the next byte.
-constexpr uint64_t bytes_between(uint64_t x, uint64_t lo, uint64_t hi)
+[[gnu::always_inline]] constexpr uint64_t bytes_between(uint64_t x, uint64_t lo, uint64_t hi)
 {
 	uint64_t low7 = x & (kOnes * 127);
 	return (kOnes * (127 + hi) - low7) & ~x & (low7 + kOnes * (127 - lo)) & kHighBits;
@@ -168,6 +168,14 @@ namespace detail {
 	       32;
 }
 
+// How many of the 8 characters in x (first in the low byte) are decimal
+// digits before the first one that is not.
+[[gnu::always_inline]] inline unsigned leading_decimal_digits(uint64_t x)
+{
+	uint64_t other = ~bytes_between(x, 0x2f, 0x3a) & kHighBits;
+	return other ? static_cast<unsigned>(__builtin_ctzll(other)) / 8 : 8u;
+}
+
 // Value of n (1..16) hexadecimal digits at p, already known to be digits;
 // reads 8 bytes at p and, for more than 8 digits, 8 at p + n - 8.
 [[gnu::always_inline]] inline uint64_t hex_value(const char *p, unsigned n)
@@ -187,12 +195,9 @@ namespace detail {
 {
 	if (limit - p < 16) [[unlikely]]
 		return parse_dec(p, out);
-	auto leading_digits = [](uint64_t x) {
-		uint64_t other = ~detail::bytes_between(x, 0x2f, 0x3a) & detail::kHighBits;
-		return other ? static_cast<unsigned>(__builtin_ctzll(other)) / 8 : 8u;
-	};
+	using detail::leading_decimal_digits;
 	uint64_t x0 = detail::load8(p);
-	unsigned n0 = leading_digits(x0);
+	unsigned n0 = leading_decimal_digits(x0);
 	if (n0 < 8) [[likely]] {
 		if (n0 == 0)
 			return nullptr;
@@ -201,7 +206,7 @@ namespace detail {
 	}
 	// Jiffies have 10 digits.
 	uint64_t x1 = detail::load8(p + 8);
-	unsigned n1 = leading_digits(x1);
+	unsigned n1 = leading_decimal_digits(x1);
 	if (n1 == 8) [[unlikely]]
 		return parse_dec(p, out); // 16 digits or more: leading zeros or overflow
 	static constexpr uint64_t kPowersOf10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};

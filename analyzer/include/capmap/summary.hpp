@@ -52,13 +52,36 @@ public:
 	explicit SummaryVisitor(const SummaryOptions &options = {}) : options_(options) {}
 
 	void on_object(const ObjectRecord &object);
-	void on_access(const AccessRecord &access);
+	// Inline: it runs once per access line.
+	[[gnu::always_inline]] void on_access(const AccessRecord &access)
+	{
+		ObjectRow &row = current_;
+		if (__builtin_add_overflow(row.reads, access.reads, &row.reads)) [[unlikely]]
+			total_overflow("reads");
+		if (__builtin_add_overflow(row.writes, access.writes, &row.writes)) [[unlikely]]
+			total_overflow("writes");
+		++row.records;
+		// Consecutive access lines often come from the same task.
+		if (access.pid != last_pid_ || processes.capacity() != last_process_capacity_) [[unlikely]] {
+			last_process_ = &processes[access.pid];
+			last_process_capacity_ = processes.capacity();
+			last_pid_ = access.pid;
+		}
+		Counts &process = *last_process_;
+		++process.records;
+		process.reads += access.reads;
+		process.writes += access.writes;
+		if (options_.accessors)
+			count_accessor(access);
+	}
 	void on_object_end();
 
 	// Adds other into this; throws DataError if a total overflows 64 bits.
 	void merge(const SummaryVisitor &other);
 	// Checks that reads + writes fits 64 bits and sorts the object table.
 	void finish();
+	// Throws the DataError for a sum of `what` that overflows 64 bits.
+	[[noreturn, gnu::cold]] static void total_overflow(const char *what);
 
 	Counts totals;
 	Counts untracked; // part of totals: accesses to pseudo-objects of untracked memory
@@ -73,6 +96,7 @@ public:
 	std::vector<ObjectRow> top_objects; // heap of at most top_objects, sorted by finish()
 
 private:
+	void count_accessor(const AccessRecord &access);
 	void note_comm(uint32_t pid, uint64_t comm_key);
 	void keep_top(const ObjectRow &row);
 
