@@ -42,6 +42,42 @@ GraphVisitor::GraphVisitor(const GraphOptions &options) : options_(options)
 		cache_filter_ = hash_name(*options.cache);
 }
 
+uint32_t GraphVisitor::ip_id(uint64_t ip)
+{
+	uint32_t &id = ip_ids_[ip];
+	if (id == 0) {
+		ips_.push_back(ip);
+		id = static_cast<uint32_t>(ips_.size()); // stored +1 so that 0 means "new"
+	}
+	return id - 1;
+}
+
+uint32_t GraphVisitor::group_id(PairKey group)
+{
+	uint32_t &id = group_ids_[group];
+	if (id == 0) {
+		groups_.push_back(group);
+		group_info_.emplace_back();
+		id = static_cast<uint32_t>(groups_.size());
+	}
+	return id - 1;
+}
+
+const EdgeCounts *GraphVisitor::find_edge(uint64_t ip, PairKey group) const
+{
+	const uint32_t *ip_plus_one = ip_ids_.find(ip);
+	const uint32_t *group_plus_one = group_ids_.find(group);
+	if (!ip_plus_one || !group_plus_one)
+		return nullptr;
+	return edges_.find((uint64_t{*ip_plus_one - 1} << 32) | (*group_plus_one - 1));
+}
+
+const GroupInfo *GraphVisitor::find_group(PairKey group) const
+{
+	const uint32_t *id = group_ids_.find(group);
+	return id ? &group_info_[*id - 1] : nullptr;
+}
+
 void GraphVisitor::on_object(const ObjectRecord &object)
 {
 	uint64_t cache = names.intern(object.slab_cache, cache_cache_);
@@ -49,18 +85,20 @@ void GraphVisitor::on_object(const ObjectRecord &object)
 	keep_current_ = (!comm_filter_ || *comm_filter_ == comm) && (!cache_filter_ || *cache_filter_ == cache);
 	if (!keep_current_)
 		return;
+	PairKey group;
 	switch (options_.grouping) {
 	case Grouping::Site:
-		current_group_ = {object.alloc_ip, 0};
+		group = {object.alloc_ip, 0};
 		break;
 	case Grouping::Cache:
-		current_group_ = {cache, 0};
+		group = {cache, 0};
 		break;
 	case Grouping::Object:
-		current_group_ = {object.va, object.alloc_jiffies};
+		group = {object.va, object.alloc_jiffies};
 		break;
 	}
-	GroupInfo &info = groups[current_group_];
+	current_group_ = group_id(group);
+	GroupInfo &info = group_info_[current_group_];
 	++info.objects;
 	info.bytes += object.size;
 	info.site = object.alloc_ip;
@@ -73,7 +111,12 @@ void GraphVisitor::on_access(const AccessRecord &access)
 {
 	if (!keep_current_ || (options_.pid && *options_.pid != access.pid))
 		return;
-	EdgeCounts &edge = edges[TripleKey{access.ip, current_group_.first, current_group_.second}];
+	// Consecutive access lines often come from the same instruction.
+	if (access.ip != last_ip_ || last_ip_id_ == UINT32_MAX) {
+		last_ip_id_ = ip_id(access.ip);
+		last_ip_ = access.ip;
+	}
+	EdgeCounts &edge = edges_[(uint64_t{last_ip_id_} << 32) | current_group_];
 	++edge.records;
 	edge.reads += access.reads;
 	edge.writes += access.writes;
@@ -82,15 +125,26 @@ void GraphVisitor::on_access(const AccessRecord &access)
 void GraphVisitor::merge(const GraphVisitor &other)
 {
 	names.merge(other.names);
-	other.edges.for_each([&](const TripleKey &k, const EdgeCounts &e) { edges[k].add(e); });
-	other.groups.for_each([&](const PairKey &k, const GroupInfo &g) {
-		GroupInfo &into = groups[k];
+	// Ids are per visitor: translate other's into this one's.
+	std::vector<uint32_t> ip_map(other.ips_.size());
+	for (size_t i = 0; i < other.ips_.size(); ++i)
+		ip_map[i] = ip_id(other.ips_[i]);
+	std::vector<uint32_t> group_map(other.groups_.size());
+	for (size_t i = 0; i < other.groups_.size(); ++i) {
+		uint32_t id = group_id(other.groups_[i]);
+		group_map[i] = id;
+		GroupInfo &into = group_info_[id];
+		const GroupInfo &g = other.group_info_[i];
 		uint64_t objects = into.objects + g.objects;
 		uint64_t bytes = into.bytes + g.bytes;
 		into = g;
 		into.objects = objects;
 		into.bytes = bytes;
+	}
+	other.edges_.for_each([&](uint64_t key, const EdgeCounts &e) {
+		edges_[(uint64_t{ip_map[key >> 32]} << 32) | group_map[key & 0xffffffffu]].add(e);
 	});
+	last_ip_id_ = UINT32_MAX;
 }
 
 namespace {
@@ -104,8 +158,8 @@ struct Node {
 };
 
 struct Edge {
-	size_t source;
-	size_t target;
+	uint32_t source; // index in nodes
+	uint32_t target;
 	EdgeCounts counts;
 };
 
@@ -132,29 +186,47 @@ BuiltGraph build(const GraphVisitor &g, const GraphReportOptions &o)
 				return s->name;
 		return hex_address(key);
 	};
-	std::vector<std::pair<TripleKey, EdgeCounts>> edges;
-	if (!o.symbols && !o.function) {
-		edges = g.edges.entries();
+	// Edges stay compact while they are sorted: (code id << 32 | group id).
+	struct CompactEdge {
+		uint64_t key;
+		EdgeCounts counts;
+	};
+	std::vector<CompactEdge> edges;
+	std::vector<uint64_t> codes; // code id -> code key, when codes are not the visitor's ips
+	const bool by_ip = !o.symbols && !o.function;
+	if (by_ip) {
+		edges.reserve(g.edge_count());
+		g.for_each_edge([&](uint64_t key, const EdgeCounts &e) { edges.push_back({key, e}); });
 	} else {
 		// Several ips of one function become one edge.
-		FlatMap<TripleKey, EdgeCounts, TripleKeyHash> merged;
-		g.edges.for_each([&](const TripleKey &k, const EdgeCounts &e) {
-			uint64_t code = code_key(k.a);
-			if (o.function && code_label(code) != *o.function && hex_address(k.a) != *o.function)
+		FlatMap<uint64_t, uint32_t> code_ids;
+		FlatMap<uint64_t, EdgeCounts> merged;
+		g.for_each_edge([&](uint64_t key, const EdgeCounts &e) {
+			uint64_t ip = g.edge_ip(key);
+			uint64_t code = code_key(ip);
+			if (o.function && code_label(code) != *o.function && hex_address(ip) != *o.function)
 				return;
-			merged[TripleKey{code, k.b, k.c}].add(e);
+			uint32_t &id = code_ids[code];
+			if (id == 0) {
+				codes.push_back(code);
+				id = static_cast<uint32_t>(codes.size()); // stored +1 so that 0 means "new"
+			}
+			merged[(uint64_t{id - 1} << 32) | (key & 0xffffffffu)].add(e);
 		});
-		edges = merged.entries();
+		edges.reserve(merged.size());
+		merged.for_each([&](uint64_t key, const EdgeCounts &e) { edges.push_back({key, e}); });
 	}
+	auto code_of = [&](uint64_t key) { return by_ip ? g.edge_ip(key) : codes[key >> 32]; };
 	BuiltGraph out;
 	out.all_edges = edges.size();
 	for (const auto &e : edges)
-		out.all_counts.add(e.second);
+		out.all_counts.add(e.counts);
 	// Heaviest first; the key breaks ties so thread scheduling cannot change the output.
-	std::sort(edges.begin(), edges.end(), [](const auto &x, const auto &y) {
-		if (x.second.accesses() != y.second.accesses())
-			return x.second.accesses() > y.second.accesses();
-		return std::tie(x.first.a, x.first.b, x.first.c) < std::tie(y.first.a, y.first.b, y.first.c);
+	std::sort(edges.begin(), edges.end(), [&](const CompactEdge &x, const CompactEdge &y) {
+		if (x.counts.accesses() != y.counts.accesses())
+			return x.counts.accesses() > y.counts.accesses();
+		PairKey gx = g.edge_group(x.key), gy = g.edge_group(y.key);
+		return std::tuple(code_of(x.key), gx.first, gx.second) < std::tuple(code_of(y.key), gy.first, gy.second);
 	});
 	if (o.top && edges.size() > o.top)
 		edges.resize(o.top);
@@ -173,7 +245,7 @@ BuiltGraph build(const GraphVisitor &g, const GraphReportOptions &o)
 		size_t &slot = index[TripleKey{1, group.first, group.second}];
 		if (slot != 0)
 			return slot - 1;
-		const GroupInfo *info = g.groups.find(group);
+		const GroupInfo *info = g.find_group(group);
 		GroupInfo gi = info ? *info : GroupInfo{};
 		Node target;
 		target.objects = gi.objects;
@@ -201,11 +273,11 @@ BuiltGraph build(const GraphVisitor &g, const GraphReportOptions &o)
 		return slot - 1;
 	};
 	out.edges.reserve(edges.size());
-	for (const auto &[key, counts] : edges) {
-		size_t source = code_node(key.a);
-		size_t target = group_node(PairKey{key.b, key.c});
-		out.edges.push_back({source, target, counts});
-		out.shown_counts.add(counts);
+	for (const CompactEdge &e : edges) {
+		auto source = static_cast<uint32_t>(code_node(code_of(e.key)));
+		auto target = static_cast<uint32_t>(group_node(g.edge_group(e.key)));
+		out.edges.push_back({source, target, e.counts});
+		out.shown_counts.add(e.counts);
 	}
 	return out;
 }

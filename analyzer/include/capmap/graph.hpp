@@ -4,6 +4,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "capmap/flat_map.hpp"
 #include "capmap/kmap.hpp"
@@ -66,18 +67,44 @@ public:
 	void on_object_end() {}
 	void merge(const GraphVisitor &other);
 
-	// Edge key: (access ip, group key first, group key second).
-	FlatMap<TripleKey, EdgeCounts, TripleKeyHash> edges;
-	FlatMap<PairKey, GroupInfo, PairKeyHash> groups;
+	size_t edge_count() const { return edges_.size(); }
+	const EdgeCounts *find_edge(uint64_t ip, PairKey group) const;
+	size_t group_count() const { return groups_.size(); }
+	const GroupInfo *find_group(PairKey group) const;
+
+	// Calls fn(edge key, counts) for every edge; edge_ip() and edge_group()
+	// tell what a key stands for.
+	template <class Fn>
+	void for_each_edge(Fn &&fn) const
+	{
+		edges_.for_each(fn);
+	}
+	uint64_t edge_ip(uint64_t key) const { return ips_[key >> 32]; }
+	PairKey edge_group(uint64_t key) const { return groups_[key & 0xffffffffu]; }
+
 	NameTable names;
 
 private:
+	uint32_t ip_id(uint64_t ip);
+	uint32_t group_id(PairKey group);
+
 	GraphOptions options_;
 	NameCache comm_cache_, cache_cache_;
 	std::optional<uint64_t> comm_filter_;
 	std::optional<uint64_t> cache_filter_;
 	bool keep_current_ = false;
-	PairKey current_group_;
+	uint32_t current_group_ = 0;
+	// A synthetic 5 GB kmap has 8 million distinct edges, so they are kept
+	// compact: access ips and groups get 32-bit ids, and an edge is one
+	// 64-bit key (ip id, group id) with its counts, 32 bytes a slot.
+	FlatMap<uint64_t, uint32_t> ip_ids_;
+	std::vector<uint64_t> ips_;
+	FlatMap<PairKey, uint32_t, PairKeyHash> group_ids_;
+	std::vector<PairKey> groups_;
+	std::vector<GroupInfo> group_info_;
+	FlatMap<uint64_t, EdgeCounts> edges_;
+	uint64_t last_ip_ = 0;
+	uint32_t last_ip_id_ = UINT32_MAX; // none yet
 };
 
 struct GraphReportOptions {

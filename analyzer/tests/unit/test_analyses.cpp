@@ -45,31 +45,31 @@ GraphVisitor graph_of(const GraphOptions &options, unsigned threads = 1)
 TEST(Graph, EdgesBySiteCarryReadAndWriteCounts)
 {
 	GraphVisitor g = graph_of({}, 2);
-	EXPECT_EQ(g.edges.size(), 4u);
-	const EdgeCounts *e = g.edges.find({0xffffffff81000b00, 0xffffffff81000010, 0});
+	EXPECT_EQ(g.edge_count(), 4u);
+	const EdgeCounts *e = g.find_edge(0xffffffff81000b00, {0xffffffff81000010, 0});
 	ASSERT_NE(e, nullptr);
 	EXPECT_EQ(e->writes, 1u);
 	EXPECT_EQ(e->reads, 0u);
-	e = g.edges.find({0xffffffff81000b00, 0xffffffff81000020, 0});
+	e = g.find_edge(0xffffffff81000b00, {0xffffffff81000020, 0});
 	ASSERT_NE(e, nullptr);
 	EXPECT_EQ(e->reads, 1u);
-	EXPECT_EQ(g.groups.find({0xffffffff81000010, 0})->objects, 2u);
+	EXPECT_EQ(g.find_group({0xffffffff81000010, 0})->objects, 2u);
 }
 
 TEST(Graph, FiltersByPidCommAndCache)
 {
 	GraphOptions by_pid;
 	by_pid.pid = 200;
-	EXPECT_EQ(graph_of(by_pid).edges.size(), 2u);
+	EXPECT_EQ(graph_of(by_pid).edge_count(), 2u);
 	GraphOptions by_comm;
 	by_comm.comm = "sh";
-	EXPECT_EQ(graph_of(by_comm).edges.size(), 1u);
+	EXPECT_EQ(graph_of(by_comm).edge_count(), 1u);
 	GraphOptions by_cache;
 	by_cache.cache = "kmalloc-64";
 	GraphVisitor g = graph_of(by_cache);
-	EXPECT_EQ(g.edges.size(), 3u);
+	EXPECT_EQ(g.edge_count(), 3u);
 	by_cache.grouping = Grouping::Object;
-	EXPECT_EQ(graph_of(by_cache).groups.size(), 2u);
+	EXPECT_EQ(graph_of(by_cache).group_count(), 2u);
 }
 
 TEST(Graph, SymbolsMergeIpsOfOneFunction)
