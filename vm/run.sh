@@ -199,7 +199,10 @@ fetch_files() {
 
 say "booting: smp=$smp mem=$mem accel=$accel mode=$mode tests='$tests'"
 start=$(date +%s)
-"${qemu[@]}" -display none -monitor none -serial file:"$console" </dev/null \
+# The monitor socket lets a timed-out run say where each vCPU was.
+monitor=$outdir/monitor.sock
+rm -f "$monitor"
+"${qemu[@]}" -display none -monitor unix:"$monitor",server=on,wait=off -serial file:"$console" </dev/null \
 	>"$outdir/qemu.log" 2>&1 &
 qemu_pid=$!
 trap 'kill -9 $qemu_pid 2>/dev/null || true' EXIT
@@ -224,6 +227,10 @@ while kill -0 "$qemu_pid" 2>/dev/null; do
 	fi
 	if [ "$elapsed" -ge "$timeout" ]; then
 		verdict="timeout after ${timeout} s (state: ${state:-none})"
+		if python3 "$top/vm/hung-cpus.py" "$monitor" "$outdir/System.map" >"$outdir/hung-cpus.txt" 2>&1; then
+			say "where each vCPU was at the timeout ($outdir/hung-cpus.txt):"
+			head -n 80 "$outdir/hung-cpus.txt" | sed 's/^/    | /' >&2
+		fi
 		break
 	fi
 	sleep 0.5
