@@ -231,8 +231,9 @@ template <Layout L>
 		return false;
 	const unsigned newline = static_cast<unsigned>(__builtin_ctz(classes.newline));
 	const uint64_t line = (uint64_t{1} << newline) - 1;
-	// The field ends: the commas, then the newline; bit 63 keeps ctz away from 0.
-	uint64_t ends = (classes.comma & line) | (uint64_t{1} << newline) | (uint64_t{1} << 63);
+	// The field ends: the commas, then the newline. Bits 60-63 stand for
+	// ends past the line, so that the (at most 4) ctz below never see 0.
+	uint64_t ends = (classes.comma & line) | (uint64_t{1} << newline) | (uint64_t{0xf} << 60);
 	auto next_end = [&ends]() __attribute__((always_inline)) {
 		auto at = static_cast<unsigned>(__builtin_ctzll(ends));
 		ends &= ends - 1;
