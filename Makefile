@@ -50,7 +50,7 @@ analyzer: deps
 
 # Boot the guest and run the default in-guest suites.
 vm: kernel modules initramfs
-	@vm/run.sh --profile basics
+	@vm/run.sh --profile memorizer
 
 # An interactive guest on the console; `debug` waits for gdb on :1234.
 shell: kernel modules initramfs
