@@ -33,5 +33,7 @@ setup() {
 	echo "$output"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"timeout after 45 s"* ]]
+	# ... and says where the vCPUs were, by kernel symbol.
+	[[ "$output" =~ CPU#0\ RIP\ [0-9a-f]+\ [A-Za-z0-9_.]+\+0x ]]
 	[ "$SECONDS" -lt 90 ]
 }
