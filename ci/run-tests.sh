@@ -16,9 +16,10 @@ total_passed=0 total_failed=0
 summary=()
 result_re='^[A-Za-z0-9_.+-]+: [0-9]+ passed, [0-9]+ failed'
 
-# account NAME RC START: add the closing line of NAME's log to the totals.
+# account NAME RC START [NOTE]: add the closing line of NAME's log to the
+# totals.
 account() {
-	local name=$1 rc=$2 start=$3 line p f
+	local name=$1 rc=$2 start=$3 note=${4:-} line p f
 	line=$(grep -E "$result_re" "$logs/$name.log" | tail -n1)
 	if [ -n "$line" ]; then
 		p=$(sed -E 's/^[^:]+: ([0-9]+) passed.*/\1/' <<<"$line")
@@ -30,7 +31,68 @@ account() {
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 	total_passed=$((total_passed + p))
 	total_failed=$((total_failed + f))
-	summary+=("$(printf '%-22s %4d passed %4d failed %5d s' "$name" "$p" "$f" $(($(date +%s) - start)))")
+	summary+=("$(printf '%-22s %4d passed %4d failed %5d s%s' "$name" "$p" "$f" $(($(date +%s) - start)) "$note")")
+}
+
+# Results of unchanged inputs.  A suite that passed is not run again while
+# everything it depends on is byte-identical: build/test-cache/NAME.key is
+# a digest of its command and of its input files (the kernel image, the
+# initramfs, the scripts and tests), NAME.log its passing output.  A fresh
+# clone has no cache and runs everything; TEST_CACHE=0 does too.
+cache_dir=$top/build/test-cache
+mkdir -p "$cache_dir"
+
+# inputs_key COMMAND-WORDS... -- PATHS...: the digest of a suite's inputs
+inputs_key() {
+	{
+		while [ "$1" != -- ]; do printf '%s\n' "$1"; shift; done
+		shift
+		local path
+		for path in "$@"; do
+			if [ -d "$path" ]; then
+				find "$path" -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum
+			elif [ -e "$path" ]; then
+				sha256sum "$path"
+			else
+				echo "missing $path"
+			fi
+		done
+	} | sha256sum | cut -d' ' -f1
+}
+
+# cached NAME KEY: whether NAME passed last time with these inputs; if so,
+# its log is shown and counted.
+cached() {
+	local name=$1 key=$2
+	[ "${TEST_CACHE:-1}" = 1 ] && [ -f "$cache_dir/$name.key" ] &&
+		[ "$(cat "$cache_dir/$name.key")" = "$key" ] || return 1
+	printf '\n===== %s: inputs unchanged since it passed, not run again (TEST_CACHE=0 runs it)\n' "$name"
+	cp "$cache_dir/$name.log" "$logs/$name.log"
+	grep -E "$result_re" "$logs/$name.log" | tail -n1
+	account "$name" 0 "$(date +%s)" " (cached)"
+}
+
+# remember NAME KEY RC: keep a passing run's log and key; forget a failure.
+remember() {
+	local name=$1 key=$2 rc=$3
+	rm -f "$cache_dir/$name.key"
+	[ "$rc" -eq 0 ] || return 0
+	cp "$logs/$name.log" "$cache_dir/$name.log"
+	echo "$key" >"$cache_dir/$name.key"
+}
+
+# run_cached NAME INPUTS... -- COMMAND...: run_suite unless cached.
+run_cached() {
+	local name=$1 inputs=() key rc
+	shift
+	while [ "$1" != -- ]; do inputs+=("$1"); shift; done
+	shift
+	key=$(inputs_key "$@" -- "${inputs[@]}")
+	cached "$name" "$key" && return 0
+	run_suite "$name" "$@"
+	rc=$?
+	remember "$name" "$key" "$rc"
+	return "$rc"
 }
 
 # run_suite NAME COMMAND...: run it, show its output, add its closing line.
@@ -49,10 +111,14 @@ run_suite() {
 # to its log only; finish_suite NAME waits for it, shows the log and adds
 # its closing line.  For a suite that can use the CPU time the guests
 # leave idle (a TCG guest mostly keeps one host core busy).
-declare -A background_pid background_start
+declare -A background_pid background_start background_key
 start_suite() {
-	local name=$1
+	local name=$1 inputs=()
 	shift
+	while [ "$1" != -- ]; do inputs+=("$1"); shift; done
+	shift
+	background_key[$name]=$(inputs_key "$@" -- "${inputs[@]}")
+	cached "$name" "${background_key[$name]}" && return 0
 	printf '\n===== %s: %s (in the background, log in out/test-logs/%s.log)\n' "$name" "$*" "$name"
 	background_start[$name]=$(date +%s)
 	"$@" >"$logs/$name.log" 2>&1 &
@@ -61,11 +127,13 @@ start_suite() {
 
 finish_suite() {
 	local name=$1 rc
+	[ -n "${background_pid[$name]:-}" ] || return 0 # cached
 	wait "${background_pid[$name]}"
 	rc=$?
 	printf '\n===== %s (ran in the background)\n' "$name"
 	cat "$logs/$name.log"
 	account "$name" "$rc" "${background_start[$name]}"
+	remember "$name" "${background_key[$name]}" "$rc"
 	return "$rc"
 }
 
@@ -99,14 +167,19 @@ else
 	kernel_ok=0
 fi
 # The analyzer's builds and tests overlap the guest boots.
-start_suite analyzer analyzer/ci-test.sh
-run_suite patches ci/check-patches.sh
+start_suite analyzer analyzer ci/deps.sh -- analyzer/ci-test.sh
+run_cached patches patches kernel-config ci/check-patches.sh tracer/tracer.c tracer/tracer.h \
+	tracer/test/tracer_test.c tracer/test/kprobe_cycle.c -- ci/check-patches.sh
+# What every guest boot depends on.
+kobj=${KERNEL_OBJ:-$top/build/obj}
+guest=("$kobj/arch/x86/boot/bzImage" "$kobj/System.map" build/initramfs.cpio.gz vm/run.sh
+	vm/hung-cpus.py vm/ktap-extract.sh tests/guest/boots)
 if [ "$kernel_ok" = 1 ] && run_suite modules step modules make -s modules &&
 	run_suite initramfs step initramfs vm/mkinitramfs.sh; then
 	while read -r profile _; do
-		run_suite "vm-$profile" vm/run.sh --profile "$profile"
+		run_cached "vm-$profile" "${guest[@]}" -- vm/run.sh --profile "$profile"
 	done < <(grep -v -e '^#' -e '^[[:space:]]*$' tests/guest/boots)
-	run_suite harness bats_count harness tests/harness
+	run_cached harness "${guest[@]}" tests/harness -- bats_count harness tests/harness
 	vm_ok=1
 else
 	run_suite vm cannot_run vm "the kernel, module or initramfs build"
@@ -115,7 +188,8 @@ fi
 finish_suite analyzer
 # End to end: a kmap from a real guest, analyzed by the capmap just built.
 if [ "$vm_ok" = 1 ]; then
-	run_suite end-to-end bats_count end-to-end tests/host
+	run_cached end-to-end "${guest[@]}" tests/host vm/demo.sh build/analyzer/release/capmap -- \
+		bats_count end-to-end tests/host
 fi
 
 printf '\n===== summary (logs in out/test-logs)\n'
