@@ -170,6 +170,9 @@ fi
 start_suite analyzer analyzer ci/deps.sh -- analyzer/ci-test.sh
 run_cached patches patches kernel-config ci/check-patches.sh tracer/tracer.c tracer/tracer.h \
 	tracer/test/tracer_test.c tracer/test/kprobe_cycle.c -- ci/check-patches.sh
+run_cached modules-headers tracer/Kbuild tracer/tracer.c tracer/tracer.h tracer/test/Kbuild \
+	tracer/test/tracer_test.c tracer/test/kprobe_cycle.c ci/build-modules-headers.sh -- \
+	ci/build-modules-headers.sh
 # What every guest boot depends on.
 kobj=${KERNEL_OBJ:-$top/build/obj}
 guest=("$kobj/arch/x86/boot/bzImage" "$kobj/System.map" build/initramfs.cpio.gz vm/run.sh

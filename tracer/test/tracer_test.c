@@ -81,7 +81,8 @@ static unsigned long tt_generation;	/* bumped by each "go" */
 static atomic_t tt_pending;		/* workers yet to finish this round */
 static DECLARE_WAIT_QUEUE_HEAD(tt_go_wq);
 static DECLARE_WAIT_QUEUE_HEAD(tt_done_wq);
-static DEFINE_SEMAPHORE(tt_shared_sem, 1);
+/* Set up in tt_init(): DEFINE_SEMAPHORE() gained its count argument in 6.4. */
+static struct semaphore tt_shared_sem;
 static DEFINE_MUTEX(tt_shared_mutex);
 static struct dentry *tt_dir;
 
@@ -450,6 +451,7 @@ static const struct file_operations tt_stop_fops = {
 
 static int __init tt_init(void)
 {
+	sema_init(&tt_shared_sem, 1);
 	tt_dir = debugfs_create_dir("tracer_test", NULL);
 	if (IS_ERR(tt_dir))
 		return PTR_ERR(tt_dir);
