@@ -334,6 +334,23 @@ template <Layout L>
 	const char *rest = ++q;
 	const char *last = nullptr, *previous = nullptr;
 	bool control = false;
+	// The text fields run from `rest` to `end`, cut at the last comma (and,
+	// for Legacy11, the one before it); none may be empty.
+	auto cut_text_fields = [&](const char *end) __attribute__((always_inline)) {
+		if (!last || last + 1 == end)
+			return false;
+		if constexpr (L == Layout::Legacy11) {
+			if (!previous || previous + 1 == last)
+				return false;
+			o.kind = std::string_view(last + 1, static_cast<size_t>(end - last - 1));
+			o.slab_cache = std::string_view(previous + 1, static_cast<size_t>(last - previous - 1));
+			o.comm = std::string_view(rest, static_cast<size_t>(previous - rest));
+		} else {
+			o.slab_cache = std::string_view(last + 1, static_cast<size_t>(end - last - 1));
+			o.comm = std::string_view(rest, static_cast<size_t>(last - rest));
+		}
+		return true;
+	};
 #if defined(__SSE2__)
 	// 16 bytes a step: the last two commas before the '\n', and no control
 	// characters (a '\r' too: CRLF lines take the slow path).
@@ -356,19 +373,7 @@ template <Layout L>
 		}
 		if (newline) {
 			eol = q + __builtin_ctz(newline);
-			if (!last || last + 1 == eol)
-				return false;
-			if constexpr (L == Layout::Legacy11) {
-				if (!previous || previous + 1 == last)
-					return false;
-				o.kind = std::string_view(last + 1, static_cast<size_t>(eol - last - 1));
-				o.slab_cache = std::string_view(previous + 1, static_cast<size_t>(last - previous - 1));
-				o.comm = std::string_view(rest, static_cast<size_t>(previous - rest));
-			} else {
-				o.slab_cache = std::string_view(last + 1, static_cast<size_t>(eol - last - 1));
-				o.comm = std::string_view(rest, static_cast<size_t>(last - rest));
-			}
-			return true;
+			return cut_text_fields(eol);
 		}
 	}
 #endif
@@ -384,19 +389,7 @@ template <Layout L>
 	}
 	eol = q;
 	const char *content_end = (q > rest && q[-1] == '\r') ? q - 1 : q;
-	if (control || !last || last + 1 == content_end)
-		return false;
-	if constexpr (L == Layout::Legacy11) {
-		if (!previous || previous + 1 == last)
-			return false;
-		o.kind = std::string_view(last + 1, static_cast<size_t>(content_end - last - 1));
-		o.slab_cache = std::string_view(previous + 1, static_cast<size_t>(last - previous - 1));
-		o.comm = std::string_view(rest, static_cast<size_t>(previous - rest));
-	} else {
-		o.slab_cache = std::string_view(last + 1, static_cast<size_t>(content_end - last - 1));
-		o.comm = std::string_view(rest, static_cast<size_t>(last - rest));
-	}
-	return true;
+	return !control && cut_text_fields(content_end);
 }
 
 // Parses an object line [c.p, eol) (eol points at '\n' or at a '\r' before
