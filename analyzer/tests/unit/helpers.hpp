@@ -5,11 +5,20 @@
 #include <string_view>
 #include <vector>
 
+#include "capmap/generator.hpp"
 #include "capmap/input.hpp"
 #include "capmap/scan.hpp"
 #include "capmap/summary.hpp"
 
 namespace capmap::test {
+
+// A generated kmap, whole, in memory.
+inline std::string generated_kmap(const GeneratorOptions &g)
+{
+	std::string text;
+	generate_kmap(g, [&](std::string_view chunk) { text.append(chunk); });
+	return text;
+}
 
 struct ScanSetup {
 	Layout layout = Layout::Auto;

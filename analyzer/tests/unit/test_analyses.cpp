@@ -195,8 +195,7 @@ TEST(Input, MappedFileReadInCopiesMatchesTheMapping)
 	GeneratorOptions g;
 	g.target_bytes = 200000;
 	g.untracked_every = 50;
-	std::string text;
-	generate_kmap(g, [&](std::string_view chunk) { text.append(chunk); });
+	std::string text = test::generated_kmap(g);
 	std::string lenient_text = text;
 	// A bad object line with access lines (orphans), and a line longer than the copies.
 	size_t at = lenient_text.find("\nffff", lenient_text.size() / 2) + 1;

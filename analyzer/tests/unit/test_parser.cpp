@@ -236,8 +236,7 @@ TEST(Detect, GeneratedLegacyLayoutsAreRecognised)
 		GeneratorOptions g;
 		g.layout = layout;
 		g.target_bytes = 20000;
-		std::string text;
-		generate_kmap(g, [&](std::string_view chunk) { text.append(chunk); });
+		std::string text = test::generated_kmap(g);
 		ScanStats stats;
 		SummaryVisitor s = test::summarize(text, {}, &stats);
 		EXPECT_EQ(stats.layout, layout) << layout_name(layout);
@@ -353,8 +352,7 @@ TEST(Parser, SplittingDoesNotChangeTheResult)
 	GeneratorOptions g;
 	g.target_bytes = 300000;
 	g.untracked_every = 50;
-	std::string text;
-	generate_kmap(g, [&](std::string_view chunk) { text.append(chunk); });
+	std::string text = test::generated_kmap(g);
 	ScanStats reference_stats;
 	SummaryVisitor reference = test::summarize(text, {}, &reference_stats);
 	ASSERT_GT(reference.totals.objects, 100u);

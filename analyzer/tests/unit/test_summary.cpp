@@ -70,8 +70,7 @@ TEST(Summary, EveryTableAddsUpToTheTotals)
 		g.layout = layout;
 		g.target_bytes = 200000;
 		g.untracked_every = 30;
-		std::string text;
-		generate_kmap(g, [&](std::string_view chunk) { text.append(chunk); });
+		std::string text = test::generated_kmap(g);
 		SummaryVisitor s = test::summarize(text, {.threads = 3, .piece_size = 4000});
 		EXPECT_GT(s.untracked.records, 0u);
 		EXPECT_EQ(sum(s.sites), s.totals);
