@@ -42,13 +42,14 @@ account() {
 cache_dir=$top/build/test-cache
 mkdir -p "$cache_dir"
 
-# inputs_key COMMAND-WORDS... -- PATHS...: the digest of a suite's inputs
+# inputs_key INPUTS... -- COMMAND...: the digest of a suite's input files
+# and directories, and of its command line
 inputs_key() {
 	{
-		while [ "$1" != -- ]; do printf '%s\n' "$1"; shift; done
-		shift
 		local path
-		for path in "$@"; do
+		while [ "$1" != -- ]; do
+			path=$1
+			shift
 			if [ -d "$path" ]; then
 				find "$path" -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum
 			elif [ -e "$path" ]; then
@@ -57,6 +58,7 @@ inputs_key() {
 				echo "missing $path"
 			fi
 		done
+		printf '%s\n' "$@"
 	} | sha256sum | cut -d' ' -f1
 }
 
@@ -83,11 +85,11 @@ remember() {
 
 # run_cached NAME INPUTS... -- COMMAND...: run_suite unless cached.
 run_cached() {
-	local name=$1 inputs=() key rc
+	local name=$1 key rc
 	shift
-	while [ "$1" != -- ]; do inputs+=("$1"); shift; done
+	key=$(inputs_key "$@")
+	while [ "$1" != -- ]; do shift; done
 	shift
-	key=$(inputs_key "$@" -- "${inputs[@]}")
 	cached "$name" "$key" && return 0
 	run_suite "$name" "$@"
 	rc=$?
@@ -113,11 +115,11 @@ run_suite() {
 # leave idle (a TCG guest mostly keeps one host core busy).
 declare -A background_pid background_start background_key
 start_suite() {
-	local name=$1 inputs=()
+	local name=$1
 	shift
-	while [ "$1" != -- ]; do inputs+=("$1"); shift; done
+	background_key[$name]=$(inputs_key "$@")
+	while [ "$1" != -- ]; do shift; done
 	shift
-	background_key[$name]=$(inputs_key "$@" -- "${inputs[@]}")
 	cached "$name" "${background_key[$name]}" && return 0
 	printf '\n===== %s: %s (in the background, log in out/test-logs/%s.log)\n' "$name" "$*" "$name"
 	background_start[$name]=$(date +%s)
@@ -168,10 +170,12 @@ else
 fi
 # The analyzer's builds and tests overlap the guest boots.
 start_suite analyzer analyzer ci/deps.sh -- analyzer/ci-test.sh
-run_cached patches patches kernel-config ci/check-patches.sh tracer/tracer.c tracer/tracer.h \
-	tracer/test/tracer_test.c tracer/test/kprobe_cycle.c -- ci/check-patches.sh
-run_cached modules-headers tracer/Kbuild tracer/tracer.c tracer/tracer.h tracer/test/Kbuild \
-	tracer/test/tracer_test.c tracer/test/kprobe_cycle.c ci/build-modules-headers.sh -- \
+# The modules' sources (not their build products, which live beside them).
+tracer_sources=(tracer/Kbuild tracer/tracer.c tracer/tracer.h tracer/test/Kbuild
+	tracer/test/tracer_test.c tracer/test/kprobe_cycle.c)
+run_cached patches patches kernel-config ci/check-patches.sh "${tracer_sources[@]}" -- \
+	ci/check-patches.sh
+run_cached modules-headers "${tracer_sources[@]}" ci/build-modules-headers.sh -- \
 	ci/build-modules-headers.sh
 # What every guest boot depends on.
 kobj=${KERNEL_OBJ:-$top/build/obj}
