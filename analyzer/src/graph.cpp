@@ -200,7 +200,7 @@ BuiltGraph build(const GraphVisitor &g, const GraphReportOptions &o)
 	} else {
 		// Several ips of one function become one edge.
 		FlatMap<uint64_t, uint32_t> code_ids;
-		FlatMap<uint64_t, EdgeCounts> merged;
+		EdgeTable merged;
 		g.for_each_edge([&](uint64_t key, const EdgeCounts &e) {
 			uint64_t ip = g.edge_ip(key);
 			uint64_t code = code_key(ip);

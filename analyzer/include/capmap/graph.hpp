@@ -58,7 +58,10 @@ struct GroupInfo {
 	uint64_t free_jiffies = 0;
 };
 
-class GraphVisitor {
+// Millions of entries: memory comes before probe length.
+using EdgeTable = FlatMap<uint64_t, EdgeCounts, U64Hash, 75>;
+
+class alignas(kVisitorAlignment) GraphVisitor {
 public:
 	explicit GraphVisitor(const GraphOptions &options);
 
@@ -96,13 +99,14 @@ private:
 	uint32_t current_group_ = 0;
 	// A synthetic 5 GB kmap has 8 million distinct edges, so they are kept
 	// compact: access ips and groups get 32-bit ids, and an edge is one
-	// 64-bit key (ip id, group id) with its counts, 32 bytes a slot.
+	// 64-bit key (ip id, group id) with its counts, 32 bytes a slot, in a
+	// table filled to 75% before it grows.
 	FlatMap<uint64_t, uint32_t> ip_ids_;
 	std::vector<uint64_t> ips_;
 	FlatMap<PairKey, uint32_t, PairKeyHash> group_ids_;
 	std::vector<PairKey> groups_;
 	std::vector<GroupInfo> group_info_;
-	FlatMap<uint64_t, EdgeCounts> edges_;
+	EdgeTable edges_;
 	uint64_t last_ip_ = 0;
 	uint32_t last_ip_id_ = UINT32_MAX; // none yet
 };

@@ -45,6 +45,13 @@ std::optional<Layout> layout_from_name(std::string_view name);
 // Throws DataError if the lines fit no layout.
 Layout detect_layout(std::string_view head, const std::string &file_name);
 
+// Each worker thread feeds a visitor of its own, and the visitors sit side
+// by side in a vector: a visitor class is declared alignas(kVisitorAlignment)
+// so that no two workers write to one cache line (or to the adjacent line
+// that the prefetcher pairs with it). Without it, two workers of `capmap
+// summary` used 7.5 CPU-seconds on a 5 GB kmap where one used 4.8.
+inline constexpr size_t kVisitorAlignment = 128;
+
 inline constexpr uint32_t kUnknownPid = 0xffffffffu;
 inline constexpr uint64_t kMaxPid = 0x7fffffffu;
 // Longer lines are malformed; this bounds memory when reading a stream.

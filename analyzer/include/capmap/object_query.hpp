@@ -17,7 +17,7 @@ struct FoundObject : ObjectFields {
 	std::vector<AccessRecord> accesses;
 };
 
-class ObjectQueryVisitor {
+class alignas(kVisitorAlignment) ObjectQueryVisitor {
 public:
 	explicit ObjectQueryVisitor(uint64_t address) : address_(address) {}
 	void on_object(const ObjectRecord &object);

@@ -47,7 +47,7 @@ struct SummaryOptions {
 	bool accessors = false; // also count accesses per access ip (diff needs it)
 };
 
-class SummaryVisitor {
+class alignas(kVisitorAlignment) SummaryVisitor {
 public:
 	explicit SummaryVisitor(const SummaryOptions &options = {}) : options_(options) {}
 
@@ -61,13 +61,7 @@ public:
 		if (__builtin_add_overflow(row.writes, access.writes, &row.writes)) [[unlikely]]
 			total_overflow("writes");
 		++row.records;
-		// Consecutive access lines often come from the same task.
-		if (access.pid != last_pid_ || processes.capacity() != last_process_capacity_) [[unlikely]] {
-			last_process_ = &processes[access.pid];
-			last_process_capacity_ = processes.capacity();
-			last_pid_ = access.pid;
-		}
-		Counts &process = *last_process_;
+		Counts &process = process_cache_.get(processes, access.pid);
 		++process.records;
 		process.reads += access.reads;
 		process.writes += access.writes;
@@ -104,9 +98,11 @@ private:
 	NameCache comm_cache_, cache_cache_, allocator_cache_;
 	ObjectRow current_;
 	bool has_current_ = false;
-	uint64_t last_pid_ = ~0ull;
-	Counts *last_process_ = nullptr;
-	size_t last_process_capacity_ = 0;
+	// In front of the tables that the per-line code updates.
+	LookupCache<FlatMap<uint64_t, Counts>, 256> process_cache_;
+	LookupCache<FlatMap<uint64_t, uint64_t>, 256> process_comm_cache_;
+	LookupCache<FlatMap<uint64_t, Counts>, 64> cache_cache_rows_;
+	LookupCache<FlatMap<uint64_t, Counts>, 16> allocator_cache_rows_;
 };
 
 } // namespace capmap
