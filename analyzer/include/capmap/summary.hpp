@@ -51,6 +51,8 @@ class alignas(kVisitorAlignment) SummaryVisitor {
 public:
 	explicit SummaryVisitor(const SummaryOptions &options = {}) : options_(options) {}
 
+	// The access ip is only counted for diff; the parser may skip it otherwise.
+	bool wants_access_ip() const { return options_.accessors; }
 	void on_object(const ObjectRecord &object);
 	// Inline: it runs once per access line.
 	[[gnu::always_inline]] void on_access(const AccessRecord &access)
