@@ -75,7 +75,7 @@ void add_input_options(po::options_description &desc, CommonOptions &o)
 void add_hidden_options(po::options_description &desc, CommonOptions &o)
 {
 	desc.add_options()("piece-size", po::value(&o.scan.piece_size)->default_value(8u << 20), "bytes per work item")(
-		"block-size", po::value(&o.scan.block_size)->default_value(16u << 20), "stream read buffer")(
+		"block-size", po::value(&o.scan.block_size)->default_value(32u << 20), "stream read buffer")(
 		"chunk-size", po::value(&o.scan.chunk_size)->default_value(128u << 10),
 		"per-thread copy buffer for mapped files (0: parse the mapping in place)")(
 		"no-mmap", po::bool_switch(&o.no_mmap), "read files with read() instead of mapping them");

@@ -192,6 +192,10 @@ private:
 	void scan_stream()
 	{
 		const size_t block = std::max<size_t>(options_.block_size, 2 * kMaxLineLength);
+		// A block's first and last piece stay with worker 0, so a block must
+		// hold many pieces for the other workers to have work: with 8 MiB
+		// pieces in 16 MiB blocks, standard input was parsed by one thread.
+		piece_size_ = std::min(options_.piece_size, std::max<size_t>(1, block / (8 * workers_)));
 		Buffer buffers[2] = {Buffer(block), Buffer(block)};
 		size_t filled = fill(buffers[0], 0);
 		bool layout_known = false;
@@ -362,12 +366,12 @@ private:
 	Carry parse_block(std::string_view text, Carry carry_in, bool final)
 	{
 		std::vector<size_t> starts{0};
-		for (size_t pos = options_.piece_size; pos < text.size();) {
+		for (size_t pos = piece_size_; pos < text.size();) {
 			size_t start = next_piece_start(text, std::max<size_t>(pos, 1));
 			if (start >= text.size())
 				break;
 			starts.push_back(start);
-			pos = start + options_.piece_size;
+			pos = start + piece_size_;
 		}
 		const size_t n = starts.size();
 		starts.push_back(text.size());
@@ -441,6 +445,7 @@ private:
 	unsigned workers_;
 	const PieceParser &parse_;
 	ScanStats stats_;
+	size_t piece_size_ = options_.piece_size; // smaller for streams
 	std::atomic<uint64_t> parsed_{0};
 	std::vector<std::unique_ptr<Buffer>> chunk_buffers_; // per worker, when mapped pages are read by copy
 };

@@ -24,8 +24,8 @@ struct ScanOptions {
 	Layout layout = Layout::Auto;
 	bool lenient = false;
 	unsigned threads = 0;             // 0: one per CPU
-	size_t piece_size = 8u << 20;     // bytes per work item
-	size_t block_size = 16u << 20;    // read buffer for streams
+	size_t piece_size = 8u << 20;     // bytes per work item (at most; streams use smaller ones)
+	size_t block_size = 32u << 20;    // read buffer for streams (two of them)
 	size_t chunk_size = 128u << 10;   // per-worker read buffer for mapped files (0: parse the mapping itself)
 	bool progress = false;            // draw a progress bar on stderr
 };
