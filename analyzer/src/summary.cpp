@@ -56,7 +56,7 @@ bool heavier(const ObjectRow &a, const ObjectRow &b)
 
 void SummaryVisitor::note_comm(uint32_t pid, uint64_t comm_key)
 {
-	uint64_t &stored = process_comm_cache_.get(process_comm, pid);
+	uint64_t &stored = process_comm_lookup_.get(process_comm, pid);
 	if (stored == comm_key)
 		return;
 	if (stored == 0 || (stored != comm_key && names.lookup(comm_key) < names.lookup(stored)))
@@ -78,7 +78,7 @@ void SummaryVisitor::on_object(const ObjectRecord &object)
 	++totals.objects;
 	uint64_t live = object.live() ? 1 : 0;
 	totals.live += live;
-	Counts &process = process_cache_.get(processes, object.alloc_pid);
+	Counts &process = process_lookup_.get(processes, object.alloc_pid);
 	++process.objects;
 	process.live += live;
 	process.bytes += object.size;
@@ -106,8 +106,8 @@ void SummaryVisitor::on_object_end()
 	if (row.untracked)
 		untracked.add(c);
 	sites[row.alloc_ip].add(c);
-	cache_cache_rows_.get(caches, row.cache).add(c);
-	allocator_cache_rows_.get(allocators, row.allocator).add(c);
+	cache_lookup_.get(caches, row.cache).add(c);
+	allocator_lookup_.get(allocators, row.allocator).add(c);
 	keep_top(row);
 }
 
@@ -144,6 +144,11 @@ void SummaryVisitor::merge(const SummaryVisitor &other)
 	merge_table(allocators, other.allocators);
 	merge_table(processes, other.processes);
 	merge_table(accessors, other.accessors);
+	// The tables grew outside the lookup caches.
+	process_lookup_.forget();
+	process_comm_lookup_.forget();
+	cache_lookup_.forget();
+	allocator_lookup_.forget();
 	other.process_comm.for_each([&](uint64_t pid, uint64_t comm) { note_comm(static_cast<uint32_t>(pid), comm); });
 	for (const ObjectRow &row : other.top_objects)
 		keep_top(row);

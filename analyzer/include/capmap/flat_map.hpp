@@ -150,22 +150,41 @@ private:
 // keys, indexed by the key's low bits: the keys of the hot loops (pids,
 // already hashed name keys) differ there, and the handful that recur (the
 // tasks running, the few caches and allocators) then skip the map's hash
-// and probe. The cache forgets everything when the map's slots move.
+// and probe. The cache forgets everything when it sees that the map's slots
+// moved. Code that grows the map other than through get() must call
+// forget() afterwards: a later slot array could reuse the address of the
+// one the cache remembers.
 template <class Map, size_t Slots>
 class LookupCache {
 	static_assert(Slots > 0 && (Slots & (Slots - 1)) == 0, "Slots must be a power of two");
 
 public:
+	LookupCache() = default;
+	// A copy starts empty: the pointers are into the original's map.
+	LookupCache(const LookupCache &) {}
+	LookupCache &operator=(const LookupCache &)
+	{
+		forget();
+		return *this;
+	}
+
+	void forget()
+	{
+		for (Slot &slot : slots_)
+			slot = Slot{};
+		storage_ = nullptr;
+	}
+
 	[[gnu::always_inline]] auto &get(Map &map, uint64_t key)
 	{
 		if (map.storage() != storage_) [[unlikely]]
-			forget(map);
+			follow(map);
 		Slot &slot = slots_[key & (Slots - 1)];
 		if (slot.value && slot.key == key) [[likely]]
 			return *slot.value;
 		auto &value = map[key];
 		if (map.storage() != storage_) [[unlikely]]
-			forget(map);
+			follow(map);
 		slot = Slot{key, &value};
 		return value;
 	}
@@ -177,10 +196,9 @@ private:
 		Value *value = nullptr;
 	};
 
-	[[gnu::cold]] void forget(const Map &map)
+	[[gnu::cold]] void follow(const Map &map)
 	{
-		for (Slot &slot : slots_)
-			slot = Slot{};
+		forget();
 		storage_ = map.storage();
 	}
 

@@ -63,7 +63,7 @@ public:
 		if (__builtin_add_overflow(row.writes, access.writes, &row.writes)) [[unlikely]]
 			total_overflow("writes");
 		++row.records;
-		Counts &process = process_cache_.get(processes, access.pid);
+		Counts &process = process_lookup_.get(processes, access.pid);
 		++process.records;
 		process.reads += access.reads;
 		process.writes += access.writes;
@@ -101,10 +101,10 @@ private:
 	ObjectRow current_;
 	bool has_current_ = false;
 	// In front of the tables that the per-line code updates.
-	LookupCache<FlatMap<uint64_t, Counts>, 256> process_cache_;
-	LookupCache<FlatMap<uint64_t, uint64_t>, 256> process_comm_cache_;
-	LookupCache<FlatMap<uint64_t, Counts>, 64> cache_cache_rows_;
-	LookupCache<FlatMap<uint64_t, Counts>, 16> allocator_cache_rows_;
+	LookupCache<FlatMap<uint64_t, Counts>, 256> process_lookup_;
+	LookupCache<FlatMap<uint64_t, uint64_t>, 256> process_comm_lookup_;
+	LookupCache<FlatMap<uint64_t, Counts>, 64> cache_lookup_;
+	LookupCache<FlatMap<uint64_t, Counts>, 16> allocator_lookup_;
 };
 
 } // namespace capmap
