@@ -59,8 +59,8 @@ uint64_t sort_value(const Counts &c, SortKey sort)
 namespace {
 
 // Builds a table from per-key counts; label(key) names a row.
-template <class LabelFn>
-Table make_table(std::string name, std::string key_title, const FlatMap<uint64_t, Counts> &counts, size_t top,
+template <class CountsTable, class LabelFn>
+Table make_table(std::string name, std::string key_title, const CountsTable &counts, size_t top,
 		 SortKey sort, LabelFn &&label)
 {
 	Table table;

@@ -56,7 +56,7 @@ bool heavier(const ObjectRow &a, const ObjectRow &b)
 
 void SummaryVisitor::note_comm(uint32_t pid, uint64_t comm_key)
 {
-	uint64_t &stored = process_comm_lookup_.get(process_comm, pid);
+	uint64_t &stored = process_comm[pid];
 	if (stored == comm_key)
 		return;
 	if (stored == 0 || (stored != comm_key && names.lookup(comm_key) < names.lookup(stored)))
@@ -78,7 +78,7 @@ void SummaryVisitor::on_object(const ObjectRecord &object)
 	++totals.objects;
 	uint64_t live = object.live() ? 1 : 0;
 	totals.live += live;
-	Counts &process = process_lookup_.get(processes, object.alloc_pid);
+	Counts &process = processes[object.alloc_pid];
 	++process.objects;
 	process.live += live;
 	process.bytes += object.size;
@@ -136,7 +136,7 @@ void SummaryVisitor::merge(const SummaryVisitor &other)
 	totals.live += other.totals.live;
 	untracked.add(other.untracked);
 	names.merge(other.names);
-	auto merge_table = [](FlatMap<uint64_t, Counts> &into, const FlatMap<uint64_t, Counts> &from) {
+	auto merge_table = [](auto &into, const auto &from) {
 		from.for_each([&](uint64_t key, const Counts &c) { into[key].add(c); });
 	};
 	merge_table(sites, other.sites);
@@ -145,8 +145,6 @@ void SummaryVisitor::merge(const SummaryVisitor &other)
 	merge_table(processes, other.processes);
 	merge_table(accessors, other.accessors);
 	// The tables grew outside the lookup caches.
-	process_lookup_.forget();
-	process_comm_lookup_.forget();
 	cache_lookup_.forget();
 	allocator_lookup_.forget();
 	other.process_comm.for_each([&](uint64_t pid, uint64_t comm) { note_comm(static_cast<uint32_t>(pid), comm); });

@@ -9,6 +9,7 @@
 #include "capmap/flat_map.hpp"
 #include "capmap/kmap.hpp"
 #include "capmap/names.hpp"
+#include "capmap/pid_map.hpp"
 
 namespace capmap {
 
@@ -63,7 +64,7 @@ public:
 		if (__builtin_add_overflow(row.writes, access.writes, &row.writes)) [[unlikely]]
 			total_overflow("writes");
 		++row.records;
-		Counts &process = process_lookup_.get(processes, access.pid);
+		Counts &process = processes[access.pid];
 		++process.records;
 		process.reads += access.reads;
 		process.writes += access.writes;
@@ -85,8 +86,8 @@ public:
 	FlatMap<uint64_t, Counts> caches;     // by name key
 	FlatMap<uint64_t, Counts> allocators; // by name key
 	// by pid: objects/live/bytes of objects it allocated, records/reads/writes of its accesses
-	FlatMap<uint64_t, Counts> processes;
-	FlatMap<uint64_t, uint64_t> process_comm; // pid -> name key (alphabetically first seen)
+	PidMap<Counts> processes;
+	PidMap<uint64_t> process_comm; // pid -> name key (alphabetically first seen)
 	FlatMap<uint64_t, Counts> accessors;      // by access ip, when options.accessors
 	NameTable names;
 	std::vector<ObjectRow> top_objects; // heap of at most top_objects, sorted by finish()
@@ -101,8 +102,6 @@ private:
 	ObjectRow current_;
 	bool has_current_ = false;
 	// In front of the tables that the per-line code updates.
-	LookupCache<FlatMap<uint64_t, Counts>, 256> process_lookup_;
-	LookupCache<FlatMap<uint64_t, uint64_t>, 256> process_comm_lookup_;
 	LookupCache<FlatMap<uint64_t, Counts>, 64> cache_lookup_;
 	LookupCache<FlatMap<uint64_t, Counts>, 16> allocator_lookup_;
 };

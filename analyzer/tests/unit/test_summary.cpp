@@ -56,7 +56,8 @@ TEST(Summary, SmallKmapByHand)
 	EXPECT_EQ(s.top_objects[3].accesses(), 0u);
 }
 
-Counts sum(const FlatMap<uint64_t, Counts> &table)
+template <class CountsTable>
+Counts sum(const CountsTable &table)
 {
 	Counts total;
 	table.for_each([&](uint64_t, const Counts &c) { total.add(c); });
