@@ -147,10 +147,9 @@ private:
 };
 
 // A direct-mapped cache of value pointers in front of a FlatMap with integer
-// keys, indexed by the key's low bits: the keys of the hot loops (pids,
-// already hashed name keys) differ there, and the handful that recur (the
-// tasks running, the few caches and allocators) then skip the map's hash
-// and probe. The cache forgets everything when it sees that the map's slots
+// keys, indexed by the key's low bits: the keys it serves (already hashed
+// name keys) differ there, and the handful that recur (the few caches and
+// allocators) then skip the map's hash and probe. The cache forgets everything when it sees that the map's slots
 // moved. Code that grows the map other than through get() must call
 // forget() afterwards: a later slot array could reuse the address of the
 // one the cache remembers.

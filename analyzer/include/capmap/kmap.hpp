@@ -187,6 +187,10 @@ template <Layout L>
 	}
 }
 
+// Bytes that parse_access_fast() may read at the start of a line: the 48
+// it classifies and an 8-byte load at the last field.
+inline constexpr ptrdiff_t kFastAccessReach = 56;
+
 #if defined(__SSE2__)
 inline constexpr bool kHaveFastAccessParser = true;
 
@@ -228,10 +232,6 @@ struct ByteClasses {
 	classify16(p + 32, 32, classes);
 	return classes;
 }
-
-// Bytes that parse_access_fast() may read at the start of a line: the 48
-// it classifies and an 8-byte load at the last field.
-inline constexpr ptrdiff_t kFastAccessReach = 56;
 
 // The common access line in one step, without a branch per field: two
 // spaces, then within 48 bytes up to the '\n' a hexadecimal ip of 1-16
@@ -290,7 +290,6 @@ template <Layout L, bool WithIp = true>
 }
 #else
 inline constexpr bool kHaveFastAccessParser = false;
-inline constexpr ptrdiff_t kFastAccessReach = 56;
 template <Layout L, bool WithIp = true>
 inline bool parse_access_fast(const char *, AccessRecord &, const char *&)
 {

@@ -36,12 +36,9 @@ public:
 	[[gnu::always_inline]] Value &operator[](uint64_t pid)
 	{
 		if (pid < kIndexedPids) [[likely]] {
-			const std::vector<uint32_t> &block = blocks_[pid >> kBlockBits];
-			if (!block.empty()) [[likely]] {
-				uint32_t at = block[pid & kBlockMask];
-				if (at != 0) [[likely]]
-					return rows_[at - 1].second;
-			}
+			uint32_t at = indexed_position(pid);
+			if (at != 0) [[likely]]
+				return rows_[at - 1].second;
 		} else if (pid == last_large_pid_) {
 			return rows_[last_large_at_ - 1].second;
 		}
@@ -70,13 +67,16 @@ public:
 private:
 	static constexpr uint64_t kBlockMask = (uint64_t{1} << kBlockBits) - 1;
 
-	// 1 + the row of pid, or 0.
+	// 1 + the row of pid, or 0; indexed_position() for pids below kIndexedPids.
+	[[gnu::always_inline]] uint32_t indexed_position(uint64_t pid) const
+	{
+		const std::vector<uint32_t> &block = blocks_[pid >> kBlockBits];
+		return block.empty() ? 0 : block[pid & kBlockMask];
+	}
 	uint32_t position(uint64_t pid) const
 	{
-		if (pid < kIndexedPids) {
-			const std::vector<uint32_t> &block = blocks_[pid >> kBlockBits];
-			return block.empty() ? 0 : block[pid & kBlockMask];
-		}
+		if (pid < kIndexedPids)
+			return indexed_position(pid);
 		const uint32_t *at = large_.find(pid);
 		return at ? *at : 0;
 	}
