@@ -6,10 +6,6 @@
 
 namespace capmap {
 
-namespace {
-
-} // namespace
-
 void SummaryVisitor::total_overflow(const char *what)
 {
 	throw DataError(std::string("expected the total of ") + what + " to fit in 64 bits, found an overflow");
@@ -63,15 +59,80 @@ void SummaryVisitor::note_comm(uint32_t pid, uint64_t comm_key)
 		stored = comm_key;
 }
 
+uint32_t SummaryVisitor::site_row_for(const ObjectRecord &object)
+{
+	uint32_t &last_row = last_site_row_[object.alloc_ip];
+	const NameBytes allocator = NameBytes::of(object.allocator);
+	const NameBytes cache = NameBytes::of(object.slab_cache);
+	if (last_row != 0) [[likely]] {
+		const SiteRow &row = site_rows_[last_row - 1];
+		if (row.allocator_text == allocator && row.cache_text == cache) [[likely]]
+			return last_row - 1;
+	}
+	return find_site_row(last_row, object, allocator, cache);
+}
+
+uint32_t SummaryVisitor::find_site_row(uint32_t &last_row, const ObjectRecord &object, const NameBytes &allocator,
+				       const NameBytes &cache)
+{
+	SiteKey key{object.alloc_ip, names.intern(object.slab_cache, cache_cache_),
+		    names.intern(object.allocator, allocator_cache_)};
+	uint32_t row = site_row_of(key, is_untracked_allocator(object.allocator), allocator, cache);
+	last_row = row + 1;
+	return row;
+}
+
+uint32_t SummaryVisitor::site_row_of(const SiteKey &key, bool untracked_allocator, const NameBytes &allocator,
+				     const NameBytes &cache)
+{
+	uint32_t &index = site_row_index_[key];
+	if (index == 0) {
+		SiteRow row;
+		// A name too long for NameBytes keeps the default, which no
+		// object's names equal: such objects always take the lookup.
+		if (allocator.valid() && cache.valid()) {
+			row.allocator_text = allocator;
+			row.cache_text = cache;
+		}
+		row.untracked = untracked_allocator;
+		row.key = key;
+		site_rows_.push_back(row);
+		index = static_cast<uint32_t>(site_rows_.size());
+	}
+	return index - 1;
+}
+
+uint64_t SummaryVisitor::comm_key_for(const ObjectRecord &object)
+{
+	CommMemo &remembered = comm_memo_[object.alloc_pid];
+	const NameBytes text = NameBytes::of(object.comm);
+	if (remembered.text == text) [[likely]]
+		return remembered.key;
+	return add_comm(remembered, object, text);
+}
+
+uint64_t SummaryVisitor::add_comm(CommMemo &remembered, const ObjectRecord &object, const NameBytes &text)
+{
+	uint64_t key = names.intern(object.comm, comm_cache_);
+	note_comm(object.alloc_pid, key);
+	if (text.valid())
+		remembered = CommMemo{text, key};
+	return key;
+}
+
 void SummaryVisitor::on_object(const ObjectRecord &object)
 {
 	ObjectRow &row = current_;
-	row = ObjectRow{};
+	// Field by field: `row = ObjectRow{}` compiled to a slow `rep stos`.
 	static_cast<ObjectFields &>(row) = object;
-	row.comm = names.intern(object.comm, comm_cache_);
-	row.cache = names.intern(object.slab_cache, cache_cache_);
-	row.allocator = names.intern(object.allocator, allocator_cache_);
-	row.untracked = is_untracked_allocator(object.allocator);
+	row.cache = row.allocator = 0;
+	row.records = row.reads = row.writes = 0;
+	current_site_row_ = site_row_for(object);
+	// The name keys are filled in only for the top table (keep_top).
+	row.untracked = site_rows_[current_site_row_].untracked;
+	// Pseudo-objects of untracked memory carry no real task name: their
+	// comm is not the pid's, so it bypasses the pid's memo.
+	row.comm = row.untracked ? names.intern(object.comm, comm_cache_) : comm_key_for(object);
 	has_current_ = true;
 
 	add_checked(totals.bytes, object.size, "object sizes");
@@ -82,9 +143,6 @@ void SummaryVisitor::on_object(const ObjectRecord &object)
 	++process.objects;
 	process.live += live;
 	process.bytes += object.size;
-	// Pseudo-objects of untracked memory carry no real task name.
-	if (!row.untracked)
-		note_comm(object.alloc_pid, row.comm);
 }
 
 void SummaryVisitor::on_object_end()
@@ -103,12 +161,20 @@ void SummaryVisitor::on_object_end()
 	add_checked(totals.records, c.records, "access records");
 	add_checked(totals.reads, c.reads, "reads");
 	add_checked(totals.writes, c.writes, "writes");
-	if (row.untracked)
-		untracked.add(c);
-	sites[row.alloc_ip].add(c);
-	cache_lookup_.get(caches, row.cache).add(c);
-	allocator_lookup_.get(allocators, row.allocator).add(c);
-	keep_top(row);
+	// No sum of a row can overflow: each is at most the checked total.
+	SiteRow &site = site_rows_[current_site_row_];
+	site.counts.add(c);
+	if (may_keep(row)) {
+		current_.cache = site.key.cache;
+		current_.allocator = site.key.allocator;
+		keep_top(current_);
+	}
+}
+
+bool SummaryVisitor::may_keep(const ObjectRow &row) const
+{
+	return options_.top_objects > 0 &&
+	       (top_objects.size() < options_.top_objects || heavier(row, top_objects.front()));
 }
 
 void SummaryVisitor::keep_top(const ObjectRow &row)
@@ -136,24 +202,39 @@ void SummaryVisitor::merge(const SummaryVisitor &other)
 	totals.live += other.totals.live;
 	untracked.add(other.untracked);
 	names.merge(other.names);
+	for (const SiteRow &row : other.site_rows_)
+		site_rows_[site_row_of(row.key, row.untracked, row.allocator_text, row.cache_text)].counts.add(row.counts);
 	auto merge_table = [](auto &into, const auto &from) {
 		from.for_each([&](uint64_t key, const Counts &c) { into[key].add(c); });
 	};
+	// Non-empty only if other was finished.
 	merge_table(sites, other.sites);
 	merge_table(caches, other.caches);
 	merge_table(allocators, other.allocators);
 	merge_table(processes, other.processes);
 	merge_table(accessors, other.accessors);
-	// The tables grew outside the lookup caches.
-	cache_lookup_.forget();
-	allocator_lookup_.forget();
 	other.process_comm.for_each([&](uint64_t pid, uint64_t comm) { note_comm(static_cast<uint32_t>(pid), comm); });
 	for (const ObjectRow &row : other.top_objects)
 		keep_top(row);
 }
 
+void SummaryVisitor::fold_site_rows()
+{
+	for (const SiteRow &row : site_rows_) {
+		sites[row.key.alloc_ip].add(row.counts);
+		caches[row.key.cache].add(row.counts);
+		allocators[row.key.allocator].add(row.counts);
+		if (row.untracked)
+			untracked.add(row.counts);
+	}
+	site_rows_.clear();
+	site_row_index_ = {};
+	last_site_row_ = {};
+}
+
 void SummaryVisitor::finish()
 {
+	fold_site_rows();
 	uint64_t sum;
 	if (__builtin_add_overflow(totals.reads, totals.writes, &sum))
 		throw DataError("expected the total of reads and writes to fit in 64 bits, found an overflow");

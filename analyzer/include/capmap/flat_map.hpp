@@ -84,9 +84,6 @@ public:
 	size_t size() const { return size_; }
 	// Pointers to values stay valid while the capacity does not change.
 	size_t capacity() const { return slots_.size(); }
-	// Identifies the current slot array: it changes when the table grows,
-	// and a copy has its own.
-	const void *storage() const { return slots_.data(); }
 	bool empty() const { return size_ == 0; }
 
 	// Calls fn(key, value) for every entry, in table order.
@@ -144,65 +141,6 @@ private:
 	std::vector<uint8_t> used_;
 	size_t size_ = 0;
 	size_t mask_ = 0;
-};
-
-// A direct-mapped cache of value pointers in front of a FlatMap with integer
-// keys, indexed by the key's low bits: the keys it serves (already hashed
-// name keys) differ there, and the handful that recur (the few caches and
-// allocators) then skip the map's hash and probe. The cache forgets everything when it sees that the map's slots
-// moved. Code that grows the map other than through get() must call
-// forget() afterwards: a later slot array could reuse the address of the
-// one the cache remembers.
-template <class Map, size_t Slots>
-class LookupCache {
-	static_assert(Slots > 0 && (Slots & (Slots - 1)) == 0, "Slots must be a power of two");
-
-public:
-	LookupCache() = default;
-	// A copy starts empty: the pointers are into the original's map.
-	LookupCache(const LookupCache &) {}
-	LookupCache &operator=(const LookupCache &)
-	{
-		forget();
-		return *this;
-	}
-
-	void forget()
-	{
-		for (Slot &slot : slots_)
-			slot = Slot{};
-		storage_ = nullptr;
-	}
-
-	[[gnu::always_inline]] auto &get(Map &map, uint64_t key)
-	{
-		if (map.storage() != storage_) [[unlikely]]
-			follow(map);
-		Slot &slot = slots_[key & (Slots - 1)];
-		if (slot.value && slot.key == key) [[likely]]
-			return *slot.value;
-		auto &value = map[key];
-		if (map.storage() != storage_) [[unlikely]]
-			follow(map);
-		slot = Slot{key, &value};
-		return value;
-	}
-
-private:
-	using Value = std::remove_reference_t<decltype(std::declval<Map &>()[uint64_t{}])>;
-	struct Slot {
-		uint64_t key = 0;
-		Value *value = nullptr;
-	};
-
-	[[gnu::cold]] void follow(const Map &map)
-	{
-		forget();
-		storage_ = map.storage();
-	}
-
-	Slot slots_[Slots];
-	const void *storage_ = nullptr;
 };
 
 } // namespace capmap

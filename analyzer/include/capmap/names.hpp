@@ -22,63 +22,87 @@ inline uint64_t hash_name(std::string_view text)
 	return mix64(h);
 }
 
+// The bytes of a name of up to 24 bytes (task comms, slab caches and
+// allocator kinds nearly all fit) in three words and a length, so that two
+// names compare with three loads and compares instead of a hash. Longer
+// names have no NameBytes: of() returns one that equals no other.
+struct NameBytes {
+	static constexpr size_t kMaxLength = 24;
+
+	uint64_t first = 0;
+	uint64_t middle = 0;
+	uint64_t last = 0;
+	uint32_t length = kNone;
+
+	// Loads that overlap for shorter names read only the name's bytes.
+	[[gnu::always_inline]] static NameBytes of(std::string_view text)
+	{
+		const char *p = text.data();
+		const size_t n = text.size();
+		NameBytes b;
+		if (n > kMaxLength) [[unlikely]] {
+			b.length = kTooLong;
+			return b;
+		}
+		b.length = static_cast<uint32_t>(n);
+		if (n >= 8) {
+			memcpy(&b.first, p, 8);
+			memcpy(&b.last, p + n - 8, 8);
+			if (n > 16)
+				memcpy(&b.middle, p + 8, 8);
+		} else if (n >= 4) {
+			uint32_t head, tail;
+			memcpy(&head, p, 4);
+			memcpy(&tail, p + n - 4, 4);
+			b.first = head | (uint64_t{tail} << 32);
+		} else if (n > 0) {
+			b.first = static_cast<unsigned char>(p[0]) | (static_cast<unsigned char>(p[n / 2]) << 8) |
+				  (static_cast<unsigned char>(p[n - 1]) << 16);
+		}
+		return b;
+	}
+
+	// False for a name longer than kMaxLength and for the default value.
+	bool valid() const { return length <= kMaxLength; }
+	bool operator==(const NameBytes &) const = default;
+
+private:
+	// The default value (no name yet) and a name too long to hold differ,
+	// so that neither ever matches a name.
+	static constexpr uint32_t kNone = UINT32_MAX;
+	static constexpr uint32_t kTooLong = UINT32_MAX - 1;
+};
+
 // Remembers recently seen names of one call site by their bytes: objects
 // cycle through a few dozen task names, caches and allocators, so most
-// lookups cost two loads and a compare instead of hashing the name and
-// probing the table. Only names of up to 16 bytes are cached.
+// lookups cost a few loads and compares instead of hashing the name and
+// probing the table.
 class NameCache {
 public:
-	static constexpr size_t kMaxLength = 16;
-
 	// The key remembered for text, or nullptr.
-	const uint64_t *find(std::string_view text)
+	const uint64_t *find(const NameBytes &text)
 	{
 		Slot &slot = slot_for(text);
-		return slot.length == text.size() && slot.head == head_ && slot.tail == tail_ ? &slot.key : nullptr;
+		return slot.text == text ? &slot.key : nullptr;
 	}
-	// Remembers key for the text of the last find().
-	void remember(std::string_view text, uint64_t key)
-	{
-		Slot &slot = slot_for(text);
-		slot = Slot{head_, tail_, static_cast<uint32_t>(text.size()), key};
-	}
+	// Remembers key for text (a valid NameBytes).
+	void remember(const NameBytes &text, uint64_t key) { slot_for(text) = Slot{text, key}; }
 
 private:
 	struct Slot {
-		uint64_t head = 0;
-		uint64_t tail = 0;
-		uint32_t length = UINT32_MAX; // matches no name
+		NameBytes text;
 		uint64_t key = 0;
 	};
 
-	// Two words that, with the length, identify a name of up to 16 bytes
-	// (loads that overlap for shorter names read only the name's bytes).
-	Slot &slot_for(std::string_view text)
+	Slot &slot_for(const NameBytes &text)
 	{
-		const char *p = text.data();
-		size_t n = text.size();
-		uint64_t head = 0, tail = 0;
-		if (n >= 8) {
-			memcpy(&head, p, 8);
-			memcpy(&tail, p + n - 8, 8);
-		} else if (n >= 4) {
-			uint32_t first, last;
-			memcpy(&first, p, 4);
-			memcpy(&last, p + n - 4, 4);
-			head = first | (uint64_t{last} << 32);
-		} else if (n > 0) {
-			head = static_cast<unsigned char>(p[0]) | (static_cast<unsigned char>(p[n / 2]) << 8) |
-			       (static_cast<unsigned char>(p[n - 1]) << 16);
-		}
-		head_ = head;
-		tail_ = tail;
-		uint64_t hash = (head * 0x9e3779b97f4a7c15ULL) ^ (tail * 0xbf58476d1ce4e5b9ULL) ^ n;
+		uint64_t hash = (text.first * 0x9e3779b97f4a7c15ULL) ^ (text.last * 0xbf58476d1ce4e5b9ULL) ^
+				text.middle ^ text.length;
 		return slots_[(hash >> 40) % kSlots];
 	}
 
 	static constexpr size_t kSlots = 64;
 	Slot slots_[kSlots];
-	uint64_t head_ = 0, tail_ = 0;
 };
 
 class NameTable {
@@ -89,12 +113,13 @@ public:
 	uint64_t intern(std::string_view text);
 	uint64_t intern(std::string_view text, NameCache &cache)
 	{
-		if (text.size() > NameCache::kMaxLength)
+		const NameBytes bytes = NameBytes::of(text);
+		if (!bytes.valid())
 			return intern(text);
-		if (const uint64_t *key = cache.find(text))
+		if (const uint64_t *key = cache.find(bytes))
 			return *key;
 		uint64_t key = intern(text);
-		cache.remember(text, key);
+		cache.remember(bytes, key);
 		return key;
 	}
 

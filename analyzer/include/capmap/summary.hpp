@@ -75,12 +75,14 @@ public:
 
 	// Adds other into this; throws DataError if a total overflows 64 bits.
 	void merge(const SummaryVisitor &other);
-	// Checks that reads + writes fits 64 bits and sorts the object table.
+	// Fills the site, cache, allocator and untracked tables, checks that
+	// reads + writes fits 64 bits and sorts the object table.
 	void finish();
 	// Throws the DataError for a sum of `what` that overflows 64 bits.
 	[[noreturn, gnu::cold]] static void total_overflow(const char *what);
 
 	Counts totals;
+	// Filled by finish():
 	Counts untracked; // part of totals: accesses to pseudo-objects of untracked memory
 	FlatMap<uint64_t, Counts> sites;      // by alloc_ip
 	FlatMap<uint64_t, Counts> caches;     // by name key
@@ -93,17 +95,61 @@ public:
 	std::vector<ObjectRow> top_objects; // heap of at most top_objects, sorted by finish()
 
 private:
+	// Objects of one allocation site and name pair (allocator kind, slab
+	// cache). finish() sums them into sites, caches, allocators and
+	// untracked; until then on_object_end() adds each object to one of
+	// these rows instead of to four tables.
+	struct SiteKey {
+		uint64_t alloc_ip = 0;
+		uint64_t cache = 0; // name keys
+		uint64_t allocator = 0;
+		bool operator==(const SiteKey &) const = default;
+	};
+	struct SiteKeyHash {
+		uint64_t operator()(const SiteKey &k) const
+		{
+			return mix64(k.alloc_ip ^ mix64(k.cache + 0x9e3779b97f4a7c15ULL) ^ (k.allocator << 1));
+		}
+	};
+	// The names are the row's own, by their bytes (or no NameBytes if too
+	// long), so that an object compares its names with those of its
+	// site's last row without hashing them. The first cache line holds
+	// what on_object() reads, the second what on_object_end() adds to.
+	struct alignas(64) SiteRow {
+		NameBytes allocator_text;
+		NameBytes cache_text;
+		Counts counts;
+		bool untracked = false;
+		SiteKey key;
+	};
+	// The last comm an allocating pid's objects had, and its key.
+	struct CommMemo {
+		NameBytes text;
+		uint64_t key = 0;
+	};
+
+	uint32_t site_row_for(const ObjectRecord &object);
+	uint32_t find_site_row(uint32_t &last_row, const ObjectRecord &object, const NameBytes &allocator,
+			       const NameBytes &cache);
+	uint32_t site_row_of(const SiteKey &key, bool untracked_allocator, const NameBytes &allocator,
+			     const NameBytes &cache);
+	uint64_t comm_key_for(const ObjectRecord &object);
+	uint64_t add_comm(CommMemo &remembered, const ObjectRecord &object, const NameBytes &text);
+	void fold_site_rows();
 	void count_accessor(const AccessRecord &access);
 	void note_comm(uint32_t pid, uint64_t comm_key);
+	bool may_keep(const ObjectRow &row) const;
 	void keep_top(const ObjectRow &row);
 
 	SummaryOptions options_;
 	NameCache comm_cache_, cache_cache_, allocator_cache_;
 	ObjectRow current_;
+	uint32_t current_site_row_ = 0;
 	bool has_current_ = false;
-	// In front of the tables that the per-line code updates.
-	LookupCache<FlatMap<uint64_t, Counts>, 64> cache_lookup_;
-	LookupCache<FlatMap<uint64_t, Counts>, 16> allocator_lookup_;
+	std::vector<SiteRow> site_rows_;
+	FlatMap<SiteKey, uint32_t, SiteKeyHash> site_row_index_; // -> 1 + index in site_rows_
+	FlatMap<uint64_t, uint32_t> last_site_row_;              // alloc_ip -> 1 + index of its last row
+	PidMap<CommMemo> comm_memo_;                             // by alloc_pid
 };
 
 } // namespace capmap

@@ -1,15 +1,14 @@
-// FlatMap and the LookupCache in front of it: values stay where the map put
-// them, and a cache never hands out a pointer into slots that moved.
+// FlatMap keeps its entries as it grows; names compare by their bytes and
+// intern to their hash.
 #include <gtest/gtest.h>
 
-#include <memory>
+#include <string>
 
 #include "capmap/flat_map.hpp"
+#include "capmap/names.hpp"
 
 namespace capmap {
 namespace {
-
-using Table = FlatMap<uint64_t, uint64_t>;
 
 TEST(FlatMap, KeepsEveryKeyAcrossGrowthAtEachLoadLimit)
 {
@@ -32,49 +31,40 @@ TEST(FlatMap, KeepsEveryKeyAcrossGrowthAtEachLoadLimit)
 	EXPECT_EQ(half.find(1), nullptr);
 }
 
-TEST(LookupCache, FollowsTheMapWhenItGrows)
+TEST(NameBytes, EqualExactlyForTheSameShortName)
 {
-	Table table;
-	LookupCache<Table, 16> cache;
-	// Far more keys than cache slots and than the table's first capacity:
-	// every growth moves the values the cache pointed at.
-	for (int round = 0; round < 3; ++round)
-		for (uint64_t k = 0; k < 1000; ++k)
-			cache.get(table, k) += k;
-	ASSERT_EQ(table.size(), 1000u);
-	for (uint64_t k = 0; k < 1000; ++k)
-		EXPECT_EQ(*table.find(k), 3 * k) << k;
-}
-
-TEST(LookupCache, CopyDoesNotTrustAReusedAddress)
-{
-	LookupCache<Table, 16> copy;
-	{
-		auto gone = std::make_unique<Table>();
-		LookupCache<Table, 16> cache;
-		cache.get(*gone, 5) = 50;
-		copy = cache;
+	// Every length up to the limit, and names that differ in one byte at
+	// each position (the loads for short names overlap).
+	for (size_t n = 0; n <= NameBytes::kMaxLength; ++n) {
+		std::string name(n, 'a');
+		for (size_t i = 0; i < n; ++i)
+			name[i] = static_cast<char>('a' + i);
+		EXPECT_EQ(NameBytes::of(name), NameBytes::of(std::string(name))) << n;
+		EXPECT_TRUE(NameBytes::of(name).valid());
+		for (size_t i = 0; i < n; ++i) {
+			std::string other = name;
+			other[i] = '_';
+			EXPECT_FALSE(NameBytes::of(name) == NameBytes::of(other)) << n << " " << i;
+		}
+		EXPECT_FALSE(NameBytes::of(name) == NameBytes::of(name + "a")) << n;
 	}
-	// The allocator commonly hands the freed slot array to the next table
-	// of the same size: a copy that kept the pointers and the address would
-	// write into it without the table knowing the key.
-	Table next;
-	copy.get(next, 5) += 1;
-	ASSERT_NE(next.find(5), nullptr);
-	EXPECT_EQ(*next.find(5), 1u);
-	EXPECT_EQ(next.size(), 1u);
+	// A name too long to hold equals no name, not even itself, nor the
+	// default value that stands for "no name yet".
+	std::string long_name(NameBytes::kMaxLength + 1, 'x');
+	EXPECT_FALSE(NameBytes::of(long_name).valid());
+	EXPECT_FALSE(NameBytes::of(long_name) == NameBytes{});
+	EXPECT_FALSE(NameBytes{}.valid());
+	EXPECT_FALSE(NameBytes::of("") == NameBytes{});
 }
 
-TEST(LookupCache, ForgetAfterGrowthOutsideTheCache)
+TEST(NameTable, InternThroughTheCacheGivesTheHashKey)
 {
-	Table table;
-	LookupCache<Table, 16> cache;
-	cache.get(table, 1) = 10;
-	for (uint64_t k = 100; k < 1100; ++k) // grows the table without the cache
-		table[k] = k;
-	cache.forget();
-	cache.get(table, 1) += 1;
-	EXPECT_EQ(*table.find(1), 11u);
+	NameTable names;
+	NameCache cache;
+	for (int round = 0; round < 2; ++round)
+		for (std::string name : {"kmalloc-64", "kmalloc-128", "-", "kernfs_node_cache", "a_slab_cache_name_of_29_bytes"})
+			EXPECT_EQ(names.intern(name, cache), hash_name(name)) << name;
+	EXPECT_EQ(names.lookup(hash_name("kernfs_node_cache")), "kernfs_node_cache");
 }
 
 } // namespace

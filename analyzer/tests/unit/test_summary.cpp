@@ -56,6 +56,54 @@ TEST(Summary, SmallKmapByHand)
 	EXPECT_EQ(s.top_objects[3].accesses(), 0u);
 }
 
+// One allocation site handing out objects of several caches in turn, names
+// too long to compare by their bytes, and a pid whose task name changes:
+// each object still lands in the row of its own names.
+TEST(Summary, ObjectsOfOneSiteWithDifferentNames)
+{
+	const std::string long_cache = "a_slab_cache_with_a_long_name_" + std::string(20, 'x');
+	const std::string long_comm = "a task name longer than 24 bytes";
+	const std::string text = "ffffffff81000010,7,ffff888000001000,64,1,0,0,KMALLOC,zsh,kmalloc-64\n"
+				 "  a,7,1,2\n"
+				 "ffffffff81000010,7,ffff888000002000,100,2,0,0,KMALLOC,zsh,kmalloc-128\n"
+				 "  a,7,0,4\n"
+				 "ffffffff81000010,7,ffff888000003000,64,3,0,0,KMALLOC,bash,kmalloc-64\n"
+				 "ffffffff81000010,7,ffff888000004000,8,4,0,0,KMEM_CACHE,zsh,kmalloc-64\n"
+				 "ffffffff81000030,8,ffff888000005000,512,5,0,0,KMEM_CACHE," +
+				 long_comm + "," + long_cache + "\n"
+					     "  b,8,3,3\n"
+					     "ffffffff81000030,8,ffff888000006000,512,6,9,c,KMEM_CACHE," +
+				 long_comm + "," + long_cache + "\n"
+					     "0,9,0,0,0,0,0,UNTRACKED,aaa,-\n"
+					     "  c,9,1,1\n"
+					     "ffffffff81000030,9,ffff888000007000,512,7,0,0,KMEM_CACHE,zzz," +
+				 long_cache + "\n";
+	for (test::ScanSetup setup : {test::ScanSetup{}, test::ScanSetup{.threads = 3, .piece_size = 1}}) {
+		SummaryVisitor s = test::summarize(text, setup);
+		EXPECT_EQ(s.totals, counts(8, 7, 1772, 4, 10, 5));
+		EXPECT_EQ(*s.sites.find(0xffffffff81000010), counts(4, 4, 236, 2, 6, 1));
+		EXPECT_EQ(*s.sites.find(0xffffffff81000030), counts(3, 2, 1536, 1, 3, 3));
+		EXPECT_EQ(*s.caches.find(hash_name("kmalloc-64")), counts(3, 3, 136, 1, 2, 1));
+		EXPECT_EQ(*s.caches.find(hash_name("kmalloc-128")), counts(1, 1, 100, 1, 4, 0));
+		EXPECT_EQ(*s.caches.find(hash_name(long_cache)), counts(3, 2, 1536, 1, 3, 3));
+		EXPECT_EQ(*s.allocators.find(hash_name("KMALLOC")), counts(3, 3, 228, 2, 6, 1));
+		EXPECT_EQ(*s.allocators.find(hash_name("KMEM_CACHE")), counts(4, 3, 1544, 1, 3, 3));
+		EXPECT_EQ(s.untracked, counts(1, 1, 0, 1, 1, 1));
+		// The alphabetically first name each pid allocated under; the
+		// untracked pseudo-object's "aaa" is no task's name.
+		EXPECT_EQ(s.names.lookup(*s.process_comm.find(7)), "bash");
+		EXPECT_EQ(s.names.lookup(*s.process_comm.find(8)), long_comm);
+		EXPECT_EQ(s.names.lookup(*s.process_comm.find(9)), "zzz");
+		ASSERT_GE(s.top_objects.size(), 2u);
+		EXPECT_EQ(s.top_objects[0].va, 0xffff888000005000u);
+		EXPECT_EQ(s.names.lookup(s.top_objects[0].cache), long_cache);
+		EXPECT_EQ(s.names.lookup(s.top_objects[0].comm), long_comm);
+		EXPECT_EQ(s.top_objects[1].va, 0xffff888000002000u);
+		EXPECT_EQ(s.names.lookup(s.top_objects[1].cache), "kmalloc-128");
+		EXPECT_EQ(s.names.lookup(s.top_objects[1].allocator), "KMALLOC");
+	}
+}
+
 template <class CountsTable>
 Counts sum(const CountsTable &table)
 {
