@@ -199,37 +199,43 @@ struct ByteClasses {
 	uint64_t comma = 0;
 	uint64_t newline = 0;
 	uint64_t digit = 0; // 0-9
-	uint64_t hex = 0;   // 0-9, a-f, A-F
+	uint64_t hex = 0;   // 0-9, a-f, A-F (see classify48)
 };
 
+// Classifies the 16 bytes at `at` into bits shift..shift+15; hexadecimal
+// letters only if WithLetters (the ip, the only hexadecimal field, ends
+// within the first 32 bytes of the fast path).
+template <bool WithLetters>
 [[gnu::always_inline]] inline void classify16(const char *at, unsigned shift, ByteClasses &out)
 {
 	const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(at));
 	// Signed compares: bytes >= 0x80 are negative and match no range.
 	const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
 					    _mm_cmpgt_epi8(_mm_set1_epi8('9' + 1), v));
-	const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
-	const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
-					     _mm_cmpgt_epi8(_mm_set1_epi8('f' + 1), lower));
 	auto bits = [](__m128i m) __attribute__((always_inline)) {
 		return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(m)));
 	};
 	out.comma |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(','))) << shift;
 	out.newline |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))) << shift;
 	out.digit |= bits(digit) << shift;
-	out.hex |= bits(_mm_or_si128(digit, letter)) << shift;
+	if constexpr (WithLetters) {
+		const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+		const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
+						     _mm_cmpgt_epi8(_mm_set1_epi8('f' + 1), lower));
+		out.hex |= bits(_mm_or_si128(digit, letter)) << shift;
+	}
 }
 
 // 48 bytes: the longest access line of the fast path (two spaces, 16 hex
 // digits and three fields of 8 digits) has 46. With 32, one access line in
 // ten of a generated kmap (a 5-digit pid and counts in the thousands) took
-// the field-by-field path.
+// the field-by-field path. ByteClasses::hex covers the first 32 bytes.
 [[gnu::always_inline]] inline ByteClasses classify48(const char *p)
 {
 	ByteClasses classes;
-	classify16(p, 0, classes);
-	classify16(p + 16, 16, classes);
-	classify16(p + 32, 32, classes);
+	classify16<true>(p, 0, classes);
+	classify16<true>(p + 16, 16, classes);
+	classify16<false>(p + 32, 32, classes);
 	return classes;
 }
 
@@ -454,18 +460,19 @@ PieceResult parse_lines(std::string_view text, bool lenient, bool object_open, b
 			Visitor &visitor, const std::atomic<bool> *stop, bool skipping_object)
 {
 	PieceResult r;
+	uint64_t lines = 0; // r.lines, in a register
 	const char *p = text.data();
 	const char *const end = p + text.size();
 	// skipping_object (lenient): the current object line was bad
 	auto record_error = [&](const char *line_start, std::string message) {
 		if (!lenient) {
 			r.failed = true;
-			r.error_line = r.lines;
+			r.error_line = lines;
 			r.error = std::move(message);
 			return false;
 		}
 		if (r.skipped == 0 && r.orphaned == 0) {
-			r.first_skip_line = r.lines;
+			r.first_skip_line = lines;
 			r.first_skip = std::move(message);
 		}
 		++r.skipped;
@@ -474,19 +481,26 @@ PieceResult parse_lines(std::string_view text, bool lenient, bool object_open, b
 	};
 	try {
 		while (p < end) {
-			++r.lines;
-			if ((r.lines & 0xffff) == 0 && stop && stop->load(std::memory_order_relaxed)) {
+			++lines;
+			if ((lines & 0xffff) == 0 && stop && stop->load(std::memory_order_relaxed)) {
 				r.stopped = true;
 				break;
 			}
 			const char first = *p;
+			// Most lines: an access line of an open object, in one step.
+			if (kHaveFastAccessParser && first == ' ' && object_open && end - p >= kFastAccessReach) [[likely]] {
+				AccessRecord a;
+				const char *eol;
+				if (parse_access_fast<L, WithIp>(p, a, eol)) [[likely]] {
+					p = eol + 1;
+					visitor.on_access(a);
+					continue;
+				}
+			}
 			if (first == ' ' || first == '\t') {
 				AccessRecord a;
 				const char *eol;
-				if (kHaveFastAccessParser && first == ' ' && end - p >= kFastAccessReach &&
-				    parse_access_fast<L, WithIp>(p, a, eol)) [[likely]] {
-					p = eol + 1;
-				} else {
+				{
 					Cursor c{p, end};
 					while (*c.p == ' ' || *c.p == '\t')
 						++c.p;
@@ -566,9 +580,10 @@ PieceResult parse_lines(std::string_view text, bool lenient, bool object_open, b
 		}
 	} catch (const DataError &e) {
 		r.failed = true;
-		r.error_line = r.lines;
+		r.error_line = lines;
 		r.error = e.what();
 	}
+	r.lines = lines;
 	r.object_open = object_open;
 	r.skipping_object = skipping_object;
 	return r;

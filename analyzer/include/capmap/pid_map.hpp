@@ -5,15 +5,19 @@
 // direct-mapped cache in front, frequent misses when two pids share a slot:
 // parsing a generated kmap in memory, that lookup added 3.5 to 5 ns to a
 // line of 23 ns, and 1.3 ns through this map. A pid below PID_MAX_LIMIT
-// finds its value through a two-level index, with two dependent loads and
-// no hashing. The index is allocated in blocks of 4096 pids (16 KiB) as
-// they are seen: the kernel hands pids out in sequence, so a kmap's pids
-// fill few blocks; the most a map can take is 1024 blocks, 16 MiB. Larger
-// keys, and Legacy10's unknown pid, go through a hash table behind a memo
-// of the last such key (Legacy10 has it on every access line).
+// finds its row through one index entry, without hashing. The index
+// spans all such pids (16 MiB of address space) but is mapped zero-filled
+// on demand, so memory is taken only for the 4 KiB pages of the index
+// that hold pids the kmap has: the kernel hands pids out in sequence, so
+// they fill few pages. Larger keys, and Legacy10's unknown pid, go through
+// a hash table behind a memo of the last such key (Legacy10 has it on
+// every access line).
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -27,16 +31,32 @@ public:
 	// PID_MAX_LIMIT of 64-bit Linux; the kmap format allows pids up to
 	// 2^31 - 1, and kUnknownPid.
 	static constexpr uint64_t kIndexedPids = uint64_t{1} << 22;
-	static constexpr unsigned kBlockBits = 12;
 
-	PidMap() : blocks_(kIndexedPids >> kBlockBits) {}
+	PidMap() : index_(new_index()) {}
+	PidMap(PidMap &&) noexcept = default;
+	PidMap &operator=(PidMap &&) noexcept = default;
+	// A copy rebuilds its index from the rows, touching only their pages.
+	PidMap(const PidMap &other)
+	    : index_(new_index()), large_(other.large_), rows_(other.rows_), last_large_pid_(other.last_large_pid_),
+	      last_large_at_(other.last_large_at_)
+	{
+		for (size_t i = 0; i < rows_.size(); ++i)
+			if (rows_[i].first < kIndexedPids)
+				index_[rows_[i].first] = static_cast<uint32_t>(i + 1);
+	}
+	PidMap &operator=(const PidMap &other)
+	{
+		if (this != &other)
+			*this = PidMap(other);
+		return *this;
+	}
 
 	// Returns the value for pid, inserting a value-initialized one if absent.
 	// The reference is valid until the next insertion.
 	[[gnu::always_inline]] Value &operator[](uint64_t pid)
 	{
 		if (pid < kIndexedPids) [[likely]] {
-			uint32_t at = indexed_position(pid);
+			uint32_t at = index_[pid];
 			if (at != 0) [[likely]]
 				return rows_[at - 1].second;
 		} else if (pid == last_large_pid_) {
@@ -65,33 +85,33 @@ public:
 	std::vector<std::pair<uint64_t, Value>> entries() const { return rows_; }
 
 private:
-	static constexpr uint64_t kBlockMask = (uint64_t{1} << kBlockBits) - 1;
+	struct FreeIndex {
+		void operator()(uint32_t *index) const { std::free(index); }
+	};
+	using Index = std::unique_ptr<uint32_t[], FreeIndex>;
 
-	// 1 + the row of pid, or 0; indexed_position() for pids below kIndexedPids.
-	[[gnu::always_inline]] uint32_t indexed_position(uint64_t pid) const
+	// calloc: an allocation this large is mapped fresh, and its pages are
+	// zero-filled on first touch rather than cleared up front.
+	static Index new_index()
 	{
-		const std::vector<uint32_t> &block = blocks_[pid >> kBlockBits];
-		return block.empty() ? 0 : block[pid & kBlockMask];
+		auto *index = static_cast<uint32_t *>(std::calloc(kIndexedPids, sizeof(uint32_t)));
+		if (!index)
+			throw std::bad_alloc();
+		return Index(index);
 	}
+
+	// 1 + the row of pid, or 0.
 	uint32_t position(uint64_t pid) const
 	{
 		if (pid < kIndexedPids)
-			return indexed_position(pid);
+			return index_[pid];
 		const uint32_t *at = large_.find(pid);
 		return at ? *at : 0;
 	}
 
 	[[gnu::noinline]] Value &insert(uint64_t pid)
 	{
-		uint32_t *slot;
-		if (pid < kIndexedPids) {
-			std::vector<uint32_t> &block = blocks_[pid >> kBlockBits];
-			if (block.empty())
-				block.assign(kBlockMask + 1, 0);
-			slot = &block[pid & kBlockMask];
-		} else {
-			slot = &large_[pid];
-		}
+		uint32_t *slot = pid < kIndexedPids ? &index_[pid] : &large_[pid];
 		if (*slot == 0) {
 			rows_.emplace_back(pid, Value{});
 			*slot = static_cast<uint32_t>(rows_.size());
@@ -103,7 +123,7 @@ private:
 		return rows_[*slot - 1].second;
 	}
 
-	std::vector<std::vector<uint32_t>> blocks_; // pid >> kBlockBits -> 1 + row, 0: absent
+	Index index_;                               // pid -> 1 + row, 0: absent; pids below kIndexedPids
 	FlatMap<uint64_t, uint32_t> large_;          // the same for pids from kIndexedPids on
 	std::vector<std::pair<uint64_t, Value>> rows_;
 	uint64_t last_large_pid_ = 0; // below kIndexedPids: no memo yet

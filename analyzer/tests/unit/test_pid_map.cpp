@@ -13,7 +13,7 @@ TEST(PidMap, AgreesWithStdMapOnIndexedAndLargePids)
 {
 	PidMap<uint64_t> pids;
 	std::map<uint64_t, uint64_t> expected;
-	// Pids in several index blocks, the last indexed pid, the first hashed
+	// Pids on several pages of the index, the last indexed pid, the first hashed
 	// one, the largest the format allows, and the unknown pid.
 	const uint64_t edges[] = {0, 1, 4095, 4096, PidMap<uint64_t>::kIndexedPids - 1, PidMap<uint64_t>::kIndexedPids,
 				  kMaxPid, kUnknownPid};
