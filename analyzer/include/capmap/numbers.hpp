@@ -8,6 +8,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace capmap {
 
 namespace detail {
@@ -92,6 +96,64 @@ constexpr uint64_t kHighBits = 0x8080808080808080ULL;
 	return x;
 }
 
+#if defined(__SSE2__)
+// Value of the 16 hexadecimal digits at p, or false if the 16 bytes are not
+// all digits. Kernel addresses have 16: in one step this is a fifth of the
+// instructions of two 8-digit conversions.
+[[gnu::always_inline]] inline bool hex16_value(const char *p, uint64_t &out)
+{
+	const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+	// Signed compares: bytes >= 0x80 are negative and match no range.
+	const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+	const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+					    _mm_cmpgt_epi8(_mm_set1_epi8('9' + 1), v));
+	const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
+					     _mm_cmpgt_epi8(_mm_set1_epi8('f' + 1), lower));
+	if (_mm_movemask_epi8(_mm_or_si128(digit, letter)) != 0xffff)
+		return false;
+	// Nibbles: '0'-'9' are 0x30-0x39, 'a'-'f' 0x61-0x66 and 'A'-'F' 0x41-0x46.
+	const __m128i nibble = _mm_add_epi8(_mm_and_si128(v, _mm_set1_epi8(0x0f)), _mm_and_si128(letter, _mm_set1_epi8(9)));
+	// Each 16-bit lane holds two digits, the first in its low byte.
+	const __m128i pairs = _mm_and_si128(_mm_or_si128(_mm_slli_epi16(nibble, 4), _mm_srli_epi16(nibble, 8)),
+					    _mm_set1_epi16(0x00ff));
+	const uint64_t big_endian = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_packus_epi16(pairs, pairs)));
+	out = __builtin_bswap64(big_endian);
+	return true;
+}
+
+// How many of the 16 bytes at p are decimal digits before the first one
+// that is not (16: all of them).
+[[gnu::always_inline]] inline unsigned leading_decimal_digits16(const char *p, __m128i &bytes)
+{
+	bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+	const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(bytes, _mm_set1_epi8('0' - 1)),
+					    _mm_cmpgt_epi8(_mm_set1_epi8('9' + 1), bytes));
+	return static_cast<unsigned>(__builtin_ctz(~static_cast<uint32_t>(_mm_movemask_epi8(digit))));
+}
+
+// Value of the first n (9..15) decimal digits of bytes. The digits are
+// combined as if they were the 16-digit number with zeros after them, in
+// three vector steps (pairs, groups of four, of eight), and divided by the
+// power of ten that those zeros added.
+[[gnu::always_inline]] inline uint64_t dec9to15_value(__m128i bytes, unsigned n)
+{
+	static constexpr uint64_t kPowersOf10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+	const __m128i index = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	const __m128i in_number = _mm_cmpgt_epi8(_mm_set1_epi8(static_cast<char>(n)), index);
+	const __m128i d = _mm_and_si128(_mm_sub_epi8(bytes, _mm_set1_epi8('0')), in_number);
+	// 16-bit lanes: 10 * first digit + second.
+	const __m128i pairs = _mm_add_epi16(_mm_mullo_epi16(_mm_and_si128(d, _mm_set1_epi16(0x00ff)), _mm_set1_epi16(10)),
+					    _mm_srli_epi16(d, 8));
+	// 32-bit lanes: four digits each.
+	const __m128i fours = _mm_madd_epi16(pairs, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+	// 64-bit lanes: eight digits each.
+	const __m128i eights = _mm_add_epi64(_mm_mul_epu32(fours, _mm_set1_epi32(10000)), _mm_srli_epi64(fours, 32));
+	const uint64_t high = static_cast<uint64_t>(_mm_cvtsi128_si64(eights));
+	const uint64_t low = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(eights, eights)));
+	return (high * 100000000 + low) / kPowersOf10[16 - n];
+}
+#endif
+
 } // namespace detail
 
 // parse_hex for the hot loop: reads 8 bytes at a time when at least 24 bytes
@@ -102,6 +164,10 @@ constexpr uint64_t kHighBits = 0x8080808080808080ULL;
 		return parse_hex(p, out);
 	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
 		p += 2;
+#if defined(__SSE2__)
+	if (detail::hex16_value(p, out) && detail::kHexDigit[static_cast<unsigned char>(p[16])] < 0)
+		return p + 16;
+#endif
 	uint64_t x0 = detail::load8(p);
 	unsigned n0 = detail::leading_hex_digits(x0);
 	if (n0 < 8) {
@@ -204,7 +270,15 @@ namespace detail {
 		out = detail::dec8_value(x0, n0);
 		return p + n0;
 	}
+#if defined(__SSE2__)
 	// Jiffies have 10 digits.
+	__m128i bytes;
+	const unsigned n = detail::leading_decimal_digits16(p, bytes);
+	if (n > 8 && n < 16) [[likely]] {
+		out = detail::dec9to15_value(bytes, n);
+		return p + n;
+	}
+#endif
 	uint64_t x1 = detail::load8(p + 8);
 	unsigned n1 = leading_decimal_digits(x1);
 	if (n1 == 8) [[unlikely]]
