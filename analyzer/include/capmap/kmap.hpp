@@ -349,6 +349,22 @@ template <Layout L>
 	if (!parse_object_numbers<L>(c, o))
 		return false;
 	const char *q = c.p;
+#if defined(__SSE2__)
+	// The allocator (at most 15 characters here) and its comma in one step.
+	if (c.limit - q >= 16) [[likely]] {
+		const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(q));
+		const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+		const __m128i word = _mm_or_si128(
+			_mm_or_si128(_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+						   _mm_cmpgt_epi8(_mm_set1_epi8('9' + 1), v)),
+				     _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
+						   _mm_cmpgt_epi8(_mm_set1_epi8('z' + 1), lower))),
+			_mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+		const auto not_word = static_cast<uint32_t>(~_mm_movemask_epi8(word));
+		// The first character that is no letter, digit or '_' ends it.
+		q += __builtin_ctz(not_word | 0x10000u);
+	}
+#endif
 	while (kIdentifierChar[static_cast<unsigned char>(*q)])
 		++q;
 	if (*q != ',' || q == c.p)
