@@ -209,9 +209,7 @@ template <bool WithLetters>
 [[gnu::always_inline]] inline void classify16(const char *at, unsigned shift, ByteClasses &out)
 {
 	const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(at));
-	// Signed compares: bytes >= 0x80 are negative and match no range.
-	const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-					    _mm_cmpgt_epi8(_mm_set1_epi8('9' + 1), v));
+	const __m128i digit = bytes_in_range(v, '0', '9');
 	auto bits = [](__m128i m) __attribute__((always_inline)) {
 		return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(m)));
 	};
@@ -219,9 +217,7 @@ template <bool WithLetters>
 	out.newline |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))) << shift;
 	out.digit |= bits(digit) << shift;
 	if constexpr (WithLetters) {
-		const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
-		const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
-						     _mm_cmpgt_epi8(_mm_set1_epi8('f' + 1), lower));
+		const __m128i letter = bytes_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'f');
 		out.hex |= bits(_mm_or_si128(digit, letter)) << shift;
 	}
 }
@@ -353,12 +349,8 @@ template <Layout L>
 	// The allocator (at most 15 characters here) and its comma in one step.
 	if (c.limit - q >= 16) [[likely]] {
 		const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(q));
-		const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
 		const __m128i word = _mm_or_si128(
-			_mm_or_si128(_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-						   _mm_cmpgt_epi8(_mm_set1_epi8('9' + 1), v)),
-				     _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
-						   _mm_cmpgt_epi8(_mm_set1_epi8('z' + 1), lower))),
+			_mm_or_si128(bytes_in_range(v, '0', '9'), bytes_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z')),
 			_mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
 		const auto not_word = static_cast<uint32_t>(~_mm_movemask_epi8(word));
 		// The first character that is no letter, digit or '_' ends it.

@@ -97,18 +97,23 @@ constexpr uint64_t kHighBits = 0x8080808080808080ULL;
 }
 
 #if defined(__SSE2__)
+// 0xff in each byte of v from lo to hi (lo <= hi), else 0, in two steps:
+// adding 0x80 - lo moves the range to the bottom of the signed bytes, where
+// one compare finds it. Exact for all 256 byte values (the addition wraps).
+[[gnu::always_inline]] inline __m128i bytes_in_range(__m128i v, char lo, char hi)
+{
+	const __m128i shifted = _mm_add_epi8(v, _mm_set1_epi8(static_cast<char>(0x80 - lo)));
+	return _mm_cmpgt_epi8(_mm_set1_epi8(static_cast<char>(-128 + (hi - lo) + 1)), shifted);
+}
+
 // Value of the 16 hexadecimal digits at p, or false if the 16 bytes are not
 // all digits. Kernel addresses have 16: in one step this is a fifth of the
 // instructions of two 8-digit conversions.
 [[gnu::always_inline]] inline bool hex16_value(const char *p, uint64_t &out)
 {
 	const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
-	// Signed compares: bytes >= 0x80 are negative and match no range.
-	const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
-	const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-					    _mm_cmpgt_epi8(_mm_set1_epi8('9' + 1), v));
-	const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
-					     _mm_cmpgt_epi8(_mm_set1_epi8('f' + 1), lower));
+	const __m128i digit = bytes_in_range(v, '0', '9');
+	const __m128i letter = bytes_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'f');
 	if (_mm_movemask_epi8(_mm_or_si128(digit, letter)) != 0xffff)
 		return false;
 	// Nibbles: '0'-'9' are 0x30-0x39, 'a'-'f' 0x61-0x66 and 'A'-'F' 0x41-0x46.
@@ -126,8 +131,7 @@ constexpr uint64_t kHighBits = 0x8080808080808080ULL;
 [[gnu::always_inline]] inline unsigned leading_decimal_digits16(const char *p, __m128i &bytes)
 {
 	bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
-	const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(bytes, _mm_set1_epi8('0' - 1)),
-					    _mm_cmpgt_epi8(_mm_set1_epi8('9' + 1), bytes));
+	const __m128i digit = bytes_in_range(bytes, '0', '9');
 	return static_cast<unsigned>(__builtin_ctz(~static_cast<uint32_t>(_mm_movemask_epi8(digit))));
 }
 

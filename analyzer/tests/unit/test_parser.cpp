@@ -47,6 +47,21 @@ TEST(Numbers, HexAcceptsPrefixLeadingZerosAndRejectsOverflow)
 	EXPECT_EQ(parse_hex("0x,", v), nullptr);
 }
 
+#if defined(__SSE2__)
+TEST(Numbers, BytesInRangeIsExactForEveryByte)
+{
+	const std::pair<char, char> ranges[] = {{'0', '9'}, {'a', 'f'}, {'a', 'z'}, {'_', '_'}, {0, 0x7f}};
+	for (auto [lo, hi] : ranges)
+		for (int value = 0; value < 256; ++value) {
+			const __m128i bytes = _mm_set1_epi8(static_cast<char>(value));
+			const int mask = _mm_movemask_epi8(detail::bytes_in_range(bytes, lo, hi));
+			const auto byte = static_cast<unsigned char>(value);
+			const bool inside = byte >= static_cast<unsigned char>(lo) && byte <= static_cast<unsigned char>(hi);
+			EXPECT_EQ(mask, inside ? 0xffff : 0) << value << " in " << int(lo) << ".." << int(hi);
+		}
+}
+#endif
+
 // The 8-bytes-at-a-time parser must agree with the simple one on every
 // length, letter case and terminator.
 TEST(Numbers, WideHexAgreesWithSimpleHex)
