@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -59,6 +60,7 @@ inline constexpr std::array<int8_t, 256> kHexDigit = make_hex_table();
 namespace detail {
 
 constexpr uint64_t kOnes = 0x0101010101010101ULL;
+inline constexpr uint64_t kPowersOf10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
 constexpr uint64_t kHighBits = 0x8080808080808080ULL;
 
 // High bit set in each byte of x with lo < byte < hi (bytes >= 0x80 never
@@ -128,33 +130,30 @@ constexpr uint64_t kHighBits = 0x8080808080808080ULL;
 
 // How many of the 16 bytes at p are decimal digits before the first one
 // that is not (16: all of them).
-[[gnu::always_inline]] inline unsigned leading_decimal_digits16(const char *p, __m128i &bytes)
+[[gnu::always_inline]] inline unsigned leading_decimal_digits16(const char *p)
 {
-	bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
-	const __m128i digit = bytes_in_range(bytes, '0', '9');
-	return static_cast<unsigned>(__builtin_ctz(~static_cast<uint32_t>(_mm_movemask_epi8(digit))));
+	const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+	const auto digits = static_cast<uint32_t>(_mm_movemask_epi8(bytes_in_range(bytes, '0', '9')));
+	return static_cast<unsigned>(__builtin_ctz(~digits));
 }
 
-// Value of the first n (9..15) decimal digits of bytes. The digits are
-// combined as if they were the 16-digit number with zeros after them, in
-// three vector steps (pairs, groups of four, of eight), and divided by the
-// power of ten that those zeros added.
-[[gnu::always_inline]] inline uint64_t dec9to15_value(__m128i bytes, unsigned n)
+// dec8_value of two numbers at once, one per 64-bit lane, in vector steps
+// of pairs, fours and eights: (value of x, value of y).
+[[gnu::always_inline]] inline std::pair<uint64_t, uint64_t> dec8x2_value(uint64_t x, unsigned n, uint64_t y,
+									unsigned m)
 {
-	static constexpr uint64_t kPowersOf10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
-	const __m128i index = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-	const __m128i in_number = _mm_cmpgt_epi8(_mm_set1_epi8(static_cast<char>(n)), index);
-	const __m128i d = _mm_and_si128(_mm_sub_epi8(bytes, _mm_set1_epi8('0')), in_number);
+	// Each number's digits at the top of its lane, zero bytes before them.
+	const uint64_t a = (x - kOnes * '0') << (8 * (8 - n));
+	const uint64_t b = (y - kOnes * '0') << (8 * (8 - m));
+	const __m128i d = _mm_set_epi64x(static_cast<long long>(b), static_cast<long long>(a));
 	// 16-bit lanes: 10 * first digit + second.
 	const __m128i pairs = _mm_add_epi16(_mm_mullo_epi16(_mm_and_si128(d, _mm_set1_epi16(0x00ff)), _mm_set1_epi16(10)),
 					    _mm_srli_epi16(d, 8));
-	// 32-bit lanes: four digits each.
+	// 32-bit lanes: four digits each; 64-bit lanes: eight.
 	const __m128i fours = _mm_madd_epi16(pairs, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
-	// 64-bit lanes: eight digits each.
 	const __m128i eights = _mm_add_epi64(_mm_mul_epu32(fours, _mm_set1_epi32(10000)), _mm_srli_epi64(fours, 32));
-	const uint64_t high = static_cast<uint64_t>(_mm_cvtsi128_si64(eights));
-	const uint64_t low = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(eights, eights)));
-	return (high * 100000000 + low) / kPowersOf10[16 - n];
+	return {static_cast<uint64_t>(_mm_cvtsi128_si64(eights)),
+		static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(eights, eights)))};
 }
 #endif
 
@@ -275,11 +274,11 @@ namespace detail {
 		return p + n0;
 	}
 #if defined(__SSE2__)
-	// Jiffies have 10 digits.
-	__m128i bytes;
-	const unsigned n = detail::leading_decimal_digits16(p, bytes);
+	// Jiffies have 10 digits: the first 8 and the rest converted together.
+	const unsigned n = detail::leading_decimal_digits16(p);
 	if (n > 8 && n < 16) [[likely]] {
-		out = detail::dec9to15_value(bytes, n);
+		const auto [high, low] = detail::dec8x2_value(x0, 8, detail::load8(p + 8), n - 8);
+		out = high * detail::kPowersOf10[n - 8] + low;
 		return p + n;
 	}
 #endif
@@ -287,9 +286,8 @@ namespace detail {
 	unsigned n1 = leading_decimal_digits(x1);
 	if (n1 == 8) [[unlikely]]
 		return parse_dec(p, out); // 16 digits or more: leading zeros or overflow
-	static constexpr uint64_t kPowersOf10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
 	uint64_t high = detail::dec8_value(x0, 8);
-	out = n1 == 0 ? high : high * kPowersOf10[n1] + detail::dec8_value(x1, n1);
+	out = n1 == 0 ? high : high * detail::kPowersOf10[n1] + detail::dec8_value(x1, n1);
 	return p + 8 + n1;
 }
 
