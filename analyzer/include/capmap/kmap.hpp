@@ -187,65 +187,69 @@ template <Layout L>
 	}
 }
 
-// Bytes that parse_access_fast() may read at the start of a line: the 48
-// it classifies and an 8-byte load at the last field.
-inline constexpr ptrdiff_t kFastAccessReach = 56;
+// Bytes that the fast path reads from the start of an access line: the 64
+// it classifies and an 8-byte load at the start of the last field of a
+// line that ends within them.
+inline constexpr ptrdiff_t kFastAccessReach = 72;
 
 #if defined(__SSE2__)
 inline constexpr bool kHaveFastAccessParser = true;
 
-// Bit i of each mask says what byte i of the 48 bytes at p is.
+// Bit i of each mask says what byte i of the 64 bytes at p is.
 struct ByteClasses {
 	uint64_t comma = 0;
 	uint64_t newline = 0;
 	uint64_t digit = 0; // 0-9
-	uint64_t hex = 0;   // 0-9, a-f, A-F (see classify48)
+	uint64_t hex = 0;   // 0-9, a-f, A-F
+
+	// The classes of the bytes from n (below 64) on: bit 0 is byte n.
+	// Bytes past the 64 classified have no class.
+	ByteClasses from(unsigned n) const { return {comma >> n, newline >> n, digit >> n, hex >> n}; }
 };
 
-// Classifies the 16 bytes at `at` into bits shift..shift+15; hexadecimal
-// letters only if WithLetters (the ip, the only hexadecimal field, ends
-// within the first 32 bytes of the fast path).
-template <bool WithLetters>
+// Classifies the 16 bytes at `at` into bits shift..shift+15.
 [[gnu::always_inline]] inline void classify16(const char *at, unsigned shift, ByteClasses &out)
 {
 	const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(at));
 	const __m128i digit = bytes_in_range(v, '0', '9');
+	const __m128i letter = bytes_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'f');
 	auto bits = [](__m128i m) __attribute__((always_inline)) {
 		return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(m)));
 	};
 	out.comma |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(','))) << shift;
 	out.newline |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))) << shift;
 	out.digit |= bits(digit) << shift;
-	if constexpr (WithLetters) {
-		const __m128i letter = bytes_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'f');
-		out.hex |= bits(_mm_or_si128(digit, letter)) << shift;
-	}
+	out.hex |= bits(_mm_or_si128(digit, letter)) << shift;
 }
 
-// 48 bytes: the longest access line of the fast path (two spaces, 16 hex
-// digits and three fields of 8 digits) has 46. With 32, one access line in
-// ten of a generated kmap (a 5-digit pid and counts in the thousands) took
-// the field-by-field path. ByteClasses::hex covers the first 32 bytes.
-[[gnu::always_inline]] inline ByteClasses classify48(const char *p)
+// 64 bytes: the longest access line of the fast path (two spaces, 16 hex
+// digits and three fields of 8 digits) has 46, and the common ones, of
+// about 28, come two to a window (see parse_lines). With 32 bytes, one
+// access line in ten of a generated kmap (a 5-digit pid and counts in the
+// thousands) took the field-by-field path.
+[[gnu::always_inline]] inline ByteClasses classify64(const char *p)
 {
 	ByteClasses classes;
-	classify16<true>(p, 0, classes);
-	classify16<true>(p + 16, 16, classes);
-	classify16<false>(p + 32, 32, classes);
+	classify16(p, 0, classes);
+	classify16(p + 16, 16, classes);
+	classify16(p + 32, 32, classes);
+	classify16(p + 48, 48, classes);
 	return classes;
 }
 
 // The common access line in one step, without a branch per field: two
-// spaces, then within 48 bytes up to the '\n' a hexadecimal ip of 1-16
-// digits and the decimal fields of the layout with 1-8 digits each. Returns
-// false on anything else (0x prefixes, tabs, long numbers, '\r', errors);
-// parse_access() then takes the line field by field. p[0] is ' ' and
-// kFastAccessReach bytes at p are readable. Without WithIp, the ip is
-// checked but not converted (a.ip stays 0).
+// spaces, then up to the '\n' a hexadecimal ip of 1-16 digits and the
+// decimal fields of the layout with 1-8 digits each, all among the bytes
+// that `classes` describes (bit 0 is p[0]). Returns false on anything else
+// (0x prefixes, tabs, long numbers, '\r', a line longer than the classified
+// bytes, errors); parse_access() then takes the line field by field. p[0]
+// is ' '; besides the classified bytes, it reads p[1] and 8 bytes from the
+// start of each decimal field. Without WithIp, the ip is checked but not
+// converted (a.ip stays 0).
 template <Layout L, bool WithIp = true>
-[[gnu::always_inline]] inline bool parse_access_fast(const char *p, AccessRecord &a, const char *&eol)
+[[gnu::always_inline]] inline bool parse_access_fast(const char *p, const ByteClasses &classes, AccessRecord &a,
+						     const char *&eol)
 {
-	const ByteClasses classes = classify48(p);
 	if (classes.newline == 0 || p[1] != ' ')
 		return false;
 	const unsigned newline = static_cast<unsigned>(__builtin_ctzll(classes.newline));
@@ -292,8 +296,12 @@ template <Layout L, bool WithIp = true>
 }
 #else
 inline constexpr bool kHaveFastAccessParser = false;
+struct ByteClasses {
+	ByteClasses from(unsigned) const { return {}; }
+};
+inline ByteClasses classify64(const char *) { return {}; }
 template <Layout L, bool WithIp = true>
-inline bool parse_access_fast(const char *, AccessRecord &, const char *&)
+inline bool parse_access_fast(const char *, const ByteClasses &, AccessRecord &, const char *&)
 {
 	return false;
 }
@@ -490,18 +498,30 @@ PieceResult parse_lines(std::string_view text, bool lenient, bool object_open, b
 	try {
 		while (p < end) {
 			++lines;
-			if ((lines & 0xffff) == 0 && stop && stop->load(std::memory_order_relaxed)) {
+			// <= 1: the pair of access lines below adds one more line.
+			if ((lines & 0xffff) <= 1 && stop && stop->load(std::memory_order_relaxed)) {
 				r.stopped = true;
 				break;
 			}
 			const char first = *p;
-			// Most lines: an access line of an open object, in one step.
+			// Most lines: access lines of an open object, in one step, and
+			// two at a time if the next line ends within the same 64
+			// classified bytes: the start of each line waits for the
+			// classification of its bytes, so a pair halves that wait.
 			if (kHaveFastAccessParser && first == ' ' && object_open && end - p >= kFastAccessReach) [[likely]] {
 				AccessRecord a;
 				const char *eol;
-				if (parse_access_fast<L, WithIp>(p, a, eol)) [[likely]] {
-					p = eol + 1;
+				const ByteClasses classes = classify64(p);
+				if (parse_access_fast<L, WithIp>(p, classes, a, eol)) [[likely]] {
 					visitor.on_access(a);
+					const char *second = eol + 1; // at most p + 47
+					const auto offset = static_cast<unsigned>(second - p);
+					p = second;
+					if (*second == ' ' && parse_access_fast<L, WithIp>(second, classes.from(offset), a, eol)) {
+						++lines;
+						visitor.on_access(a);
+						p = eol + 1;
+					}
 					continue;
 				}
 			}
