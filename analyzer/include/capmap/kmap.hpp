@@ -527,25 +527,21 @@ PieceResult parse_lines(std::string_view text, bool lenient, bool object_open, b
 			}
 			if (first == ' ' || first == '\t') {
 				AccessRecord a;
-				const char *eol;
-				{
-					Cursor c{p, end};
-					while (*c.p == ' ' || *c.p == '\t')
-						++c.p;
-					if (!parse_access<L>(c, a)) [[unlikely]] {
-						eol = static_cast<const char *>(memchr(p, '\n', static_cast<size_t>(end - p)));
-						size_t length = static_cast<size_t>(eol - p);
-						std::string message = length > kMaxLineLength
-									      ? line_too_long(length)
-									      : std::string("expected ") + c.fail_what +
-											", found " + describe_found(c.fail_at, eol);
-						if (!record_error(p, std::move(message)))
-							break;
-						p = eol + 1;
-						continue;
-					}
-					p = c.p + 1;
+				Cursor c{p, end};
+				while (*c.p == ' ' || *c.p == '\t')
+					++c.p;
+				if (!parse_access<L>(c, a)) [[unlikely]] {
+					const char *eol = static_cast<const char *>(memchr(p, '\n', static_cast<size_t>(end - p)));
+					size_t length = static_cast<size_t>(eol - p);
+					std::string message = length > kMaxLineLength ? line_too_long(length)
+										      : std::string("expected ") + c.fail_what +
+												", found " + describe_found(c.fail_at, eol);
+					if (!record_error(p, std::move(message)))
+						break;
+					p = eol + 1;
+					continue;
 				}
+				p = c.p + 1;
 				if (object_open) [[likely]] {
 					visitor.on_access(a);
 				} else if (skipping_object) {
