@@ -75,8 +75,8 @@ uint32_t SummaryVisitor::site_row_for(const ObjectRecord &object)
 uint32_t SummaryVisitor::find_site_row(uint32_t &last_row, const ObjectRecord &object, const NameBytes &allocator,
 				       const NameBytes &cache)
 {
-	SiteKey key{object.alloc_ip, names.intern(object.slab_cache, cache_cache_),
-		    names.intern(object.allocator, allocator_cache_)};
+	SiteKey key{object.alloc_ip, names.intern(object.slab_cache, cache, cache_cache_),
+		    names.intern(object.allocator, allocator, allocator_cache_)};
 	uint32_t row = site_row_of(key, is_untracked_allocator(object.allocator), allocator, cache);
 	last_row = row + 1;
 	return row;
@@ -113,7 +113,7 @@ uint64_t SummaryVisitor::comm_key_for(const ObjectRecord &object)
 
 uint64_t SummaryVisitor::add_comm(CommMemo &remembered, const ObjectRecord &object, const NameBytes &text)
 {
-	uint64_t key = names.intern(object.comm, comm_cache_);
+	uint64_t key = names.intern(object.comm, text, comm_cache_);
 	note_comm(object.alloc_pid, key);
 	if (text.valid())
 		remembered = CommMemo{text, key};

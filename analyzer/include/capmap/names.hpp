@@ -111,9 +111,10 @@ public:
 	// DataError if two different names share a hash (never seen in practice,
 	// but a silent merge of two rows would be wrong).
 	uint64_t intern(std::string_view text);
-	uint64_t intern(std::string_view text, NameCache &cache)
+	uint64_t intern(std::string_view text, NameCache &cache) { return intern(text, NameBytes::of(text), cache); }
+	// The same, for a caller that already has NameBytes::of(text).
+	uint64_t intern(std::string_view text, const NameBytes &bytes, NameCache &cache)
 	{
-		const NameBytes bytes = NameBytes::of(text);
 		if (!bytes.valid())
 			return intern(text);
 		if (const uint64_t *key = cache.find(bytes))
