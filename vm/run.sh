@@ -22,7 +22,12 @@ usage: vm/run.sh [options]
   --smp N           CPUs (default 2)
   --mem SIZE        guest memory (default 1G)
   --append "ARGS"   extra kernel command line
-  --timeout SEC     hard limit for the whole boot (default 900)
+  --stall SEC       fail when the guest makes no progress (no state change,
+                    no BATS or KUnit result) for SEC seconds; default: the
+                    profile's step figure (tests/guest/boots) x the host's
+                    slowdown (ci/host-speed.sh) x 3
+  --step SEC        the step figure for a run without --profile (default 120)
+  --timeout SEC     also a hard limit for the whole boot (default: none)
   --accel A         tcg (default), tcg-single (one host thread for all
                     vCPUs), kvm, or auto (kvm only if a probe boot with kvm
                     reaches userspace; the result is cached)
@@ -33,7 +38,10 @@ usage: vm/run.sh [options]
 EOF
 }
 
-profile= name= mode=test tests= smp=2 mem=1G append= timeout=900 accel=tcg
+profile= name= mode=test tests= smp=2 mem=1G append= timeout=0 stall= accel=tcg
+# The longest a run may go without progress on the reference host, when no
+# profile says: a boot to userspace, or one test (tests/guest/boots).
+step=120
 debug=0 accel_given=0
 kobj=${KERNEL_OBJ:-$top/build/obj}
 kernel=$kobj/arch/x86/boot/bzImage
@@ -49,6 +57,8 @@ while [ $# -gt 0 ]; do
 	--smp) smp=$2; shift ;;
 	--mem) mem=$2; shift ;;
 	--append) append=$2; shift ;;
+	--step) step=$2; shift ;;
+	--stall) stall=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
 	--accel) accel=$2; accel_given=1; shift ;;
 	--debug) debug=1; mode=shell ;;
@@ -63,7 +73,7 @@ done
 if [ -n "$profile" ]; then
 	line=$(awk -v p="$profile" '$1 == p' "$top/tests/guest/boots")
 	[ -n "$line" ] || { echo "vm/run.sh: no profile '$profile' in tests/guest/boots" >&2; exit 1; }
-	read -r _ smp paccel extra ptests <<<"$line"
+	read -r _ smp paccel step extra ptests <<<"$line"
 	[ "$accel_given" = 1 ] || accel=$paccel
 	[ "$extra" = - ] || append="$append ${extra//,/ }"
 	tests=$ptests
@@ -72,6 +82,9 @@ fi
 name=${name:-adhoc}
 case "$mode" in test | demo | shell) ;; *) echo "vm/run.sh: bad --mode $mode" >&2; exit 1 ;; esac
 case "$accel" in tcg | tcg-single | kvm | auto) ;; *) echo "vm/run.sh: bad --accel $accel" >&2; exit 1 ;; esac
+for v in "step=$step" "stall=${stall:-0}" "timeout=$timeout"; do
+	[[ "${v#*=}" =~ ^[0-9]+$ ]] || { echo "vm/run.sh: ${v%%=*} must be whole seconds, got '${v#*=}'" >&2; exit 1; }
+done
 
 say() { printf '[vm %s] %s\n' "$name" "$*" >&2; }
 
@@ -135,6 +148,24 @@ probe_kvm() {
 if [ "$accel" = auto ]; then
 	accel=$(probe_kvm)
 	say "accelerator: $accel (probe result cached in build/kvm-probe)"
+fi
+
+# How long the guest may go without progress.  A fixed total fails on a
+# slow host and waits too long on a fast one; a step figure measured on the
+# reference host, scaled by how much slower this host runs a fixed workload
+# (ci/host-speed.sh; make test measures it once and exports HOST_SLOWDOWN),
+# with a margin of 3, does neither.
+margin=3
+if [ -z "$stall" ]; then
+	if [ -z "${HOST_SLOWDOWN:-}" ]; then
+		eval "$("$top/ci/host-speed.sh" 2>/dev/null)"
+	fi
+	[[ "${HOST_SLOWDOWN:-}" =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
+		{ say "error: HOST_SLOWDOWN='${HOST_SLOWDOWN:-}' is not a number"; exit 1; }
+	stall=$(awk -v s="$step" -v f="$HOST_SLOWDOWN" -v m="$margin" 'BEGIN { x = s * f * m; printf "%d", x == int(x) ? x : int(x) + 1 }')
+	stall_why="step $step s x host slowdown $HOST_SLOWDOWN x margin $margin"
+else
+	stall_why="--stall"
 fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -207,13 +238,37 @@ rm -f "$monitor"
 qemu_pid=$!
 trap 'kill -9 $qemu_pid 2>/dev/null || true' EXIT
 
-fetched=0 booted=0 verdict=
+# progress_mark: what the guest has done so far.  It changes when the
+# guest's state changes (booted, done), when a BATS test reports, and when a
+# KUnit case reports on the console at boot.
+progress_mark() {
+	local tap kunit
+	tap=$(grep -cE '^(not )?ok ' "$share/results.tap" 2>/dev/null) || tap=0
+	kunit=$(grep -cE '^ +(not )?ok [0-9]+ ' "$console" 2>/dev/null) || kunit=0
+	echo "$(cat "$share/state" 2>/dev/null || true)/$tap/$kunit"
+}
+
+hard_limit=
+[ "$timeout" -eq 0 ] || hard_limit="; at most $timeout s in all"
+say "limits: no progress for $stall s ($stall_why)$hard_limit"
+fetched=0 booted=0 verdict= mark=$(progress_mark) last_progress=$start longest_step=0 longest_at=boot
 while kill -0 "$qemu_pid" 2>/dev/null; do
-	elapsed=$(($(date +%s) - start))
+	now=$(date +%s)
+	elapsed=$((now - start))
 	if grep -qE "$fatal_re" "$console" 2>/dev/null; then
 		sleep 1 # let the rest of the report reach the log
 		verdict="kernel error on the console after ${elapsed} s"
 		break
+	fi
+	new_mark=$(progress_mark)
+	if [ "$new_mark" != "$mark" ]; then
+		if [ $((now - last_progress)) -gt "$longest_step" ]; then
+			longest_step=$((now - last_progress))
+			longest_at=$(tail -n1 "$share/results.tap" 2>/dev/null | cut -c1-120) || true
+			[ -n "$longest_at" ] || longest_at="state ${new_mark%%/*}"
+			[ "$longest_at" != "state " ] || longest_at="KUnit at boot"
+		fi
+		mark=$new_mark last_progress=$now
 	fi
 	state=$(cat "$share/state" 2>/dev/null || true)
 	if [ "$booted" = 0 ] && [ -n "$state" ]; then
@@ -225,10 +280,15 @@ while kill -0 "$qemu_pid" 2>/dev/null; do
 		fetch_files
 		touch "$share/host-done"
 	fi
-	if [ "$elapsed" -ge "$timeout" ]; then
-		verdict="timeout after ${timeout} s (state: ${state:-none})"
+	stalled=$((now - last_progress))
+	if [ "$stalled" -ge "$stall" ] || { [ "$timeout" -gt 0 ] && [ "$elapsed" -ge "$timeout" ]; }; then
+		if [ "$stalled" -ge "$stall" ]; then
+			verdict="no progress for ${stalled} s, after ${elapsed} s in all (state: ${state:-none}; limit $stall s: $stall_why)"
+		else
+			verdict="timeout after ${timeout} s (state: ${state:-none})"
+		fi
 		if python3 "$top/vm/hung-cpus.py" "$monitor" "$outdir/System.map" >"$outdir/hung-cpus.txt" 2>&1; then
-			say "where each vCPU was at the timeout ($outdir/hung-cpus.txt):"
+			say "where each vCPU was when it was stopped ($outdir/hung-cpus.txt):"
 			head -n 80 "$outdir/hung-cpus.txt" | sed 's/^/    | /' >&2
 		fi
 		break
@@ -295,6 +355,13 @@ fi
 
 passed=$((checks_passed + bats_passed + kunit_passed))
 failed=$((${#failures[@]} + bats_failed + kunit_failed))
+# The longest wait for progress against its limit: the margin that a
+# slower host would eat into first.
+printf 'longest_step=%s stall=%s elapsed=%s\n' "$longest_step" "$stall" "$elapsed" >"$outdir/limits"
+# make test collects every boot's figures for its summary.
+[ -z "${VM_LIMITS_LOG:-}" ] ||
+	printf '%s %s %s %s %s\n' "$name" "$longest_step" "$stall" "$elapsed" "${longest_at// /_}" >>"$VM_LIMITS_LOG"
+say "longest step ${longest_step} s (before: ${longest_at}) of the $stall s limit"
 say "finished in ${elapsed} s: bats $bats_passed/$((bats_passed + bats_failed)), kunit $kunit_passed/$((kunit_passed + kunit_failed)), harness checks $checks_passed/$((checks_passed + ${#failures[@]})); results in ${outdir#$top/}"
 printf '%s\n' "${failures[@]}" >"$outdir/failures"
 
