@@ -113,7 +113,7 @@ run_suite() {
 # to its log only; finish_suite NAME waits for it, shows the log and adds
 # its closing line.  For a suite that can use the CPU time the guests
 # leave idle (a TCG guest mostly keeps one host core busy).
-declare -A background_pid background_start background_key
+declare -A background_pid background_start background_key background_done
 start_suite() {
 	local name=$1
 	shift
@@ -130,14 +130,90 @@ start_suite() {
 finish_suite() {
 	local name=$1 rc
 	[ -n "${background_pid[$name]:-}" ] || return 0 # cached
-	wait "${background_pid[$name]}"
-	rc=$?
+	if [ -n "${background_done[$name]:-}" ]; then
+		rc=${background_done[$name]} # run_queue's wait -n reaped it
+	else
+		wait "${background_pid[$name]}"
+		rc=$?
+	fi
 	printf '\n===== %s (ran in the background)\n' "$name"
 	cat "$logs/$name.log"
 	account "$name" "$rc" "${background_start[$name]}"
 	remember "$name" "${background_key[$name]}" "$rc"
 	return "$rc"
 }
+
+# The guests' scheduler.  A TCG guest keeps one host core busy per vCPU
+# thread, and a guest that gets less CPU than it has threads runs slower
+# than its limits were measured at: the queue starts a job only when the
+# cores it holds are free, in the order queued, letting a later job go
+# first when it fits where an earlier one does not yet.
+#
+# queue_job NAME CORES AFTER INPUTS... -- COMMAND...: CORES is capped at
+# the host's; AFTER is a background suite (start_suite) that must have
+# finished first, or -.
+declare -A job_cores job_after job_key job_command
+job_queue=()
+queue_job() {
+	local name=$1 cores=$2 after=$3 key
+	shift 3
+	key=$(inputs_key "$@")
+	while [ "$1" != -- ]; do shift; done
+	shift
+	cached "$name" "$key" && return 0
+	[ "$cores" -le "$host_cores" ] || cores=$host_cores
+	job_cores[$name]=$cores job_after[$name]=$after job_key[$name]=$key
+	job_command[$name]=$(printf '%q ' "$@")
+	job_queue+=("$name")
+}
+
+# job_ready NAME: its AFTER suite has finished (or it has none)
+job_ready() {
+	local after=${job_after[$1]}
+	[ "$after" = - ] || [ -z "${background_pid[$after]:-}" ] || [ -n "${background_done[$after]:-}" ]
+}
+
+# run_queue: run every queued job; each one's log is shown when it ends.
+run_queue() {
+	local free=$host_cores name pid rc waiting
+	declare -A running_name
+	while [ ${#job_queue[@]} -gt 0 ] || [ ${#running_name[@]} -gt 0 ]; do
+		waiting=()
+		for name in "${job_queue[@]}"; do
+			if [ "${job_cores[$name]}" -le "$free" ] && job_ready "$name"; then
+				free=$((free - job_cores[$name]))
+				printf '\n===== %s: %s(%d of %d cores; log in out/test-logs/%s.log)\n' \
+					"$name" "${job_command[$name]}" "${job_cores[$name]}" "$host_cores" "$name"
+				background_start[$name]=$(date +%s)
+				eval "${job_command[$name]}" >"$logs/$name.log" 2>&1 &
+				running_name[$!]=$name
+			else
+				waiting+=("$name")
+			fi
+		done
+		job_queue=("${waiting[@]}")
+		# Wait for a job, or for a background suite that a queued job
+		# waits for.
+		wait -n -p pid
+		rc=$?
+		if [ -n "${running_name[$pid]:-}" ]; then
+			name=${running_name[$pid]}
+			unset "running_name[$pid]"
+			free=$((free + job_cores[$name]))
+			printf '\n===== %s (finished)\n' "$name"
+			cat "$logs/$name.log"
+			account "$name" "$rc" "${background_start[$name]}"
+			remember "$name" "${job_key[$name]}" "$rc"
+		else
+			for name in "${!background_pid[@]}"; do
+				if [ "${background_pid[$name]}" = "$pid" ]; then
+					background_done[$name]=$rc
+				fi
+			done
+		fi
+	done
+}
+host_cores=$(nproc)
 
 # Steps that produce no test counts of their own: one check each.
 step() {
@@ -162,14 +238,28 @@ cannot_run() {
 	return 1
 }
 
+# The host's speed, measured before anything else runs: every guest's
+# limits scale with it (vm/run.sh, ci/host-speed.sh).
+if ! speed=$(ci/host-speed.sh); then
+	echo "host-speed: the calibration workload failed"
+	exit 1
+fi
+eval "export $speed"
+echo "host-speed: $speed"
+# Every guest boot's longest step and limit (vm/run.sh), for the summary.
+export VM_LIMITS_LOG=$logs/guest-limits
+: >"$VM_LIMITS_LOG"
+
 run_suite docs step docs make -s docs
 if run_suite kernel step kernel ci/build-kernel.sh; then
 	kernel_ok=1
 else
 	kernel_ok=0
 fi
-# The analyzer's builds and tests overlap the guest boots.
-start_suite analyzer analyzer ci/deps.sh -- analyzer/ci-test.sh
+# The analyzer's builds and tests fill the CPU time the guests leave idle:
+# they run at the lowest priority, so that a guest beside them keeps the
+# cores it was given (see the scheduler below).
+start_suite analyzer analyzer ci/deps.sh -- nice -n 19 analyzer/ci-test.sh
 # The modules' sources (not their build products, which live beside them).
 tracer_sources=(tracer/Kbuild tracer/tracer.c tracer/tracer.h tracer/test/Kbuild
 	tracer/test/tracer_test.c tracer/test/kprobe_cycle.c)
@@ -180,39 +270,45 @@ run_cached modules-headers "${tracer_sources[@]}" ci/build-modules-headers.sh --
 # What every guest boot depends on.
 kobj=${KERNEL_OBJ:-$top/build/obj}
 guest=("$kobj/arch/x86/boot/bzImage" "$kobj/System.map" build/initramfs.cpio.gz vm/run.sh
-	vm/hung-cpus.py vm/ktap-extract.sh tests/guest/boots)
+	vm/hung-cpus.py vm/ktap-extract.sh ci/host-speed.sh tests/guest/boots)
 if [ "$kernel_ok" = 1 ] && run_suite modules step modules make -s modules &&
 	run_suite initramfs step initramfs vm/mkinitramfs.sh; then
-	# A single-threaded TCG guest keeps one host core busy: it runs in the
-	# background, beside the multi-threaded guests and the harness tests.
-	single_threaded=() multi_threaded=()
-	while read -r profile _ accel _; do
-		if [ "$accel" = tcg-single ]; then
-			single_threaded+=("$profile")
-		else
-			multi_threaded+=("$profile")
-		fi
-	done < <(grep -v -e '^#' -e '^[[:space:]]*$' tests/guest/boots)
-	for profile in "${single_threaded[@]}"; do
-		start_suite "vm-$profile" "${guest[@]}" -- vm/run.sh --profile "$profile"
+	# Each guest holds as many host cores as it runs vCPU threads: its
+	# -smp for multi-threaded TCG, one for single-threaded TCG, never more
+	# than the host has.  The harness's and the end-to-end boots are
+	# two-vCPU guests.  Single-threaded guests go first: the core they
+	# leave free is the analyzer's, whose capmap the end-to-end test needs.
+	mapfile -t boots < <(grep -v -e '^#' -e '^[[:space:]]*$' tests/guest/boots)
+	for pass in single multi; do
+		for line in "${boots[@]}"; do
+			read -r profile smp accel _ <<<"$line"
+			threads=$smp kind=multi
+			[ "$accel" != tcg-single ] || threads=1 kind=single
+			[ "$kind" = "$pass" ] || continue
+			queue_job "vm-$profile" "$threads" - "${guest[@]}" -- vm/run.sh --profile "$profile"
+		done
 	done
-	for profile in "${multi_threaded[@]}"; do
-		run_cached "vm-$profile" "${guest[@]}" -- vm/run.sh --profile "$profile"
-	done
-	run_cached harness "${guest[@]}" tests/harness -- bats_count harness tests/harness
+	queue_job harness 2 - "${guest[@]}" tests/harness -- bats_count harness tests/harness
 	# End to end: a kmap from a real guest, analyzed by the capmap just built.
-	finish_suite analyzer
-	run_cached end-to-end "${guest[@]}" tests/host vm/demo.sh build/analyzer/release/capmap -- \
-		bats_count end-to-end tests/host
-	for profile in "${single_threaded[@]}"; do
-		finish_suite "vm-$profile"
-	done
+	queue_job end-to-end 2 analyzer "${guest[@]}" tests/host vm/demo.sh \
+		build/analyzer/release/capmap -- bats_count end-to-end tests/host
+	run_queue
 else
 	run_suite vm cannot_run vm "the kernel, module or initramfs build"
-	finish_suite analyzer
 fi
+finish_suite analyzer
 
 printf '\n===== summary (logs in out/test-logs)\n'
 printf '%s\n' "${summary[@]}"
+printf '\n===== guest boots: longest wait for progress against its limit (%s)\n' "$speed"
+if [ -s "$VM_LIMITS_LOG" ]; then
+	sort -k1,1 "$VM_LIMITS_LOG" | awk '
+		{ m = $2 > 0 ? $3 / $2 : 0
+		  printf "%-22s %5d s in all, longest step %4d s of %4d s (margin %.1fx) %s\n", $1, $4, $2, $3, m, $5
+		  if ($2 > 0 && (min == "" || m < min)) { min = m; at = $1 } }
+		END { if (min != "") printf "smallest margin: %.1fx (%s)\n", min, at }'
+else
+	echo "(no guest booted in this run)"
+fi
 echo "total: $total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]
