@@ -16,10 +16,10 @@ total_passed=0 total_failed=0
 summary=()
 result_re='^[A-Za-z0-9_.+-]+: [0-9]+ passed, [0-9]+ failed'
 
-# account NAME RC START [NOTE]: add the closing line of NAME's log to the
-# totals.
+# account NAME RC START [NOTE] [END]: add the closing line of NAME's log to
+# the totals; END (default now) is when it finished.
 account() {
-	local name=$1 rc=$2 start=$3 note=${4:-} line p f
+	local name=$1 rc=$2 start=$3 note=${4:-} end=${5:-$(date +%s)} line p f
 	line=$(grep -E "$result_re" "$logs/$name.log" | tail -n1)
 	if [ -n "$line" ]; then
 		p=$(sed -E 's/^[^:]+: ([0-9]+) passed.*/\1/' <<<"$line")
@@ -31,7 +31,7 @@ account() {
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 	total_passed=$((total_passed + p))
 	total_failed=$((total_failed + f))
-	summary+=("$(printf '%-22s %4d passed %4d failed %5d s%s' "$name" "$p" "$f" $(($(date +%s) - start)) "$note")")
+	summary+=("$(printf '%-22s %4d passed %4d failed %5d s%s' "$name" "$p" "$f" $((end - start)) "$note")")
 }
 
 # Results of unchanged inputs.  A suite that passed is not run again while
@@ -113,7 +113,7 @@ run_suite() {
 # to its log only; finish_suite NAME waits for it, shows the log and adds
 # its closing line.  For a suite that can use the CPU time the guests
 # leave idle (a TCG guest mostly keeps one host core busy).
-declare -A background_pid background_start background_key background_done
+declare -A background_pid background_start background_key background_done background_end
 start_suite() {
 	local name=$1
 	shift
@@ -138,7 +138,7 @@ finish_suite() {
 	fi
 	printf '\n===== %s (ran in the background)\n' "$name"
 	cat "$logs/$name.log"
-	account "$name" "$rc" "${background_start[$name]}"
+	account "$name" "$rc" "${background_start[$name]}" "" "${background_end[$name]:-$(date +%s)}"
 	remember "$name" "${background_key[$name]}" "$rc"
 	return "$rc"
 }
@@ -208,6 +208,7 @@ run_queue() {
 			for name in "${!background_pid[@]}"; do
 				if [ "${background_pid[$name]}" = "$pid" ]; then
 					background_done[$name]=$rc
+					background_end[$name]=$(date +%s)
 				fi
 			done
 		fi
@@ -303,9 +304,9 @@ printf '%s\n' "${summary[@]}"
 printf '\n===== guest boots: longest wait for progress against its limit (%s)\n' "$speed"
 if [ -s "$VM_LIMITS_LOG" ]; then
 	sort -k1,1 "$VM_LIMITS_LOG" | awk '
-		{ m = $2 > 0 ? $3 / $2 : 0
-		  printf "%-22s %5d s in all, longest step %4d s of %4d s (margin %.1fx) %s\n", $1, $4, $2, $3, m, $5
-		  if ($2 > 0 && (min == "" || m < min)) { min = m; at = $1 } }
+		{ m = $2 > 0 ? sprintf("margin %.1fx", $3 / $2) : "no progress"
+		  printf "%-22s %5d s in all, longest step %4d s of %4d s (%s) %s\n", $1, $4, $2, $3, m, $5
+		  if ($2 > 0 && (min == "" || $3 / $2 < min)) { min = $3 / $2; at = $1 } }
 		END { if (min != "") printf "smallest margin: %.1fx (%s)\n", min, at }'
 else
 	echo "(no guest booted in this run)"
