@@ -19,10 +19,17 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 # Seconds the workload took on the reference host (2 vCPUs, AMD EPYC,
-# quiet), the same host as the step figures in tests/guest/boots.
-reference=${HOST_SPEED_REFERENCE:-1.50}
+# quiet: 1.28 to 1.37 s in eight runs), the same host as the step figures
+# in tests/guest/boots.
+reference=${HOST_SPEED_REFERENCE:-1.30}
 loops=${HOST_SPEED_LOOPS:-12000000}
 cpus=$(nproc)
+# Debian's interpreter, not whichever python3 comes first on PATH: another
+# build runs the loop at another speed, and a wrapper (pyenv's shims) that
+# starts while the other workers already run makes the figure vary by a
+# third from one run to the next.
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
 
 workload='
 import sys, time
@@ -38,7 +45,7 @@ round_seconds() {
 	local i pids=() out slowest
 	out=$(mktemp)
 	for ((i = 0; i < cpus; i++)); do
-		python3 -c "$workload" "$loops" >>"$out" &
+		"$python" -c "$workload" "$loops" >>"$out" &
 		pids+=($!)
 	done
 	wait "${pids[@]}"
