@@ -82,9 +82,11 @@ fi
 name=${name:-adhoc}
 case "$mode" in test | demo | shell) ;; *) echo "vm/run.sh: bad --mode $mode" >&2; exit 1 ;; esac
 case "$accel" in tcg | tcg-single | kvm | auto) ;; *) echo "vm/run.sh: bad --accel $accel" >&2; exit 1 ;; esac
-for v in "step=$step" "stall=${stall:-0}" "timeout=$timeout"; do
+for v in "step=$step" "stall=${stall:-1}" "timeout=$timeout"; do
 	[[ "${v#*=}" =~ ^[0-9]+$ ]] || { echo "vm/run.sh: ${v%%=*} must be whole seconds, got '${v#*=}'" >&2; exit 1; }
 done
+[ "$step" -gt 0 ] && [ "${stall:-1}" -gt 0 ] ||
+	{ echo "vm/run.sh: --step and --stall must be at least 1 s" >&2; exit 1; }
 
 say() { printf '[vm %s] %s\n' "$name" "$*" >&2; }
 
@@ -279,6 +281,8 @@ while kill -0 "$qemu_pid" 2>/dev/null; do
 		fetched=1
 		fetch_files
 		touch "$share/host-done"
+		# The copies are the host's work, not a guest that stopped.
+		last_progress=$(date +%s)
 	fi
 	stalled=$((now - last_progress))
 	if [ "$stalled" -ge "$stall" ] || { [ "$timeout" -gt 0 ] && [ "$elapsed" -ge "$timeout" ]; }; then
