@@ -38,9 +38,11 @@ export-patches:
 kernel: deps
 	@ci/build-kernel.sh
 
-# Out-of-tree modules (tracer.ko and its test module), staged in build/modules.
+# Out-of-tree modules (tracer.ko, its test modules, the guest tests' workload
+# module), staged in build/modules.
 modules:
 	@mkdir -p build && flock build/kernel.lock $(MAKE) -s -C tracer KDIR=$(KOBJ)
+	@flock build/kernel.lock $(MAKE) -s -C tests/guest/modules KDIR=$(KOBJ)
 
 initramfs:
 	@vm/mkinitramfs.sh

@@ -150,8 +150,8 @@ finish_suite() {
 # first when it fits where an earlier one does not yet.
 #
 # queue_job NAME CORES AFTER INPUTS... -- COMMAND...: CORES is capped at
-# the host's; AFTER is a background suite (start_suite) that must have
-# finished first, or -.
+# the host's; AFTER lists, comma-separated, the background suites
+# (start_suite) and queued jobs that must have finished first, or is -.
 declare -A job_cores job_after job_key job_command
 job_queue=()
 queue_job() {
@@ -167,10 +167,14 @@ queue_job() {
 	job_queue+=("$name")
 }
 
-# job_ready NAME: its AFTER suite has finished (or it has none)
+# job_ready NAME: everything in its AFTER list has finished (a suite that
+# was cached or never started counts as finished)
 job_ready() {
-	local after=${job_after[$1]}
-	[ "$after" = - ] || [ -z "${background_pid[$after]:-}" ] || [ -n "${background_done[$after]:-}" ]
+	local after
+	[ "${job_after[$1]}" != - ] || return 0
+	for after in ${job_after[$1]//,/ }; do
+		[ -z "${background_pid[$after]:-}" ] || [ -n "${background_done[$after]:-}" ] || return 1
+	done
 }
 
 # run_queue: run every queued job; each one's log is shown when it ends.
@@ -187,6 +191,7 @@ run_queue() {
 				background_start[$name]=$(date +%s)
 				eval "${job_command[$name]}" >"$logs/$name.log" 2>&1 &
 				running_name[$!]=$name
+				background_pid[$name]=$!
 			else
 				waiting+=("$name")
 			fi
@@ -200,6 +205,7 @@ run_queue() {
 			name=${running_name[$pid]}
 			unset "running_name[$pid]"
 			free=$((free + job_cores[$name]))
+			background_done[$name]=$rc
 			printf '\n===== %s (finished)\n' "$name"
 			cat "$logs/$name.log"
 			account "$name" "$rc" "${background_start[$name]}"
@@ -290,9 +296,10 @@ if [ "$kernel_ok" = 1 ] && run_suite modules step modules make -s modules &&
 		done
 	done
 	queue_job harness 2 - "${guest[@]}" tests/harness -- bats_count harness tests/harness
-	# End to end: a kmap from a real guest, analyzed by the capmap just built.
-	queue_job end-to-end 2 analyzer "${guest[@]}" tests/host vm/demo.sh \
-		build/analyzer/release/capmap -- bats_count end-to-end tests/host
+	# End to end: a kmap from a real guest and the stream profile's files,
+	# analyzed by the capmap just built.
+	queue_job end-to-end 2 analyzer,vm-stream "${guest[@]}" tests/host vm/demo.sh \
+		tests/guest/stream.bats build/analyzer/release/capmap -- bats_count end-to-end tests/host
 	run_queue
 else
 	run_suite vm cannot_run vm "the kernel, module or initramfs build"

@@ -10,7 +10,8 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$top/build/initramfs.cpio.gz}
-root=$top/build/initramfs-root
+# INITRAMFS_ROOT: a scratch root of its own, for builds side by side.
+root=${INITRAMFS_ROOT:-$top/build/initramfs-root}
 
 say() { printf '[initramfs] %s\n' "$*" >&2; }
 die() { printf '[initramfs] error: %s\n' "$*" >&2; exit 1; }
@@ -75,6 +76,18 @@ bench_src=$top/tests/guest/bench/memorizer-bench.c
 bench_bin=$top/build/guest-bin/memorizer-bench
 if [ ! -x "$bench_bin" ] || [ "$bench_src" -nt "$bench_bin" ]; then
 	gcc -static -O2 -Wall -Wextra -Werror -o "$bench_bin" "$bench_src"
+fi
+
+# The stream's reader (tools/memorizer-stream, Documentation/stream.rst),
+# static too, built by its Makefile against the kernel tree's UAPI header.
+stream_tree=${KERNEL_TREE:-$top/build/linux}
+stream_src=$top/tools/memorizer-stream/memorizer-stream.c
+stream_hdr=$stream_tree/include/uapi/linux/memorizer_stream.h
+stream_bin=$top/build/guest-bin/memorizer-stream
+if [ ! -x "$stream_bin" ] || [ "$stream_src" -nt "$stream_bin" ] ||
+	[ "$stream_hdr" -nt "$stream_bin" ]; then
+	make -s -C "$top/tools/memorizer-stream" KERNEL_TREE="$stream_tree" \
+		GUEST_BIN_DIR="$top/build/guest-bin"
 fi
 
 # Kernel modules (tracer.ko and its test module) and static helper programs.

@@ -4,7 +4,7 @@
 # and leaves its report in the results share (out/vm/NAME/share/memorizer-bench.txt).
 # vm/mkinitramfs.sh builds memorizer-bench from bench/memorizer-bench.c.
 
-@test "memorizer benchmark: tracking off, on, on with access logging" {
-	/tests/bench/memorizer-bench.sh "${MEMORIZER_BENCH_ROUNDS:-25}" >/mnt/results/memorizer-bench.txt
+@test "memorizer benchmark: tracking off, on, with access logging, streaming" {
+	/tests/bench/memorizer-bench.sh "${MEMORIZER_BENCH_ROUNDS:-25}" "${MEMORIZER_BENCH_REPEATS:-5}" >/mnt/results/memorizer-bench.txt
 	cat /mnt/results/memorizer-bench.txt
 }
