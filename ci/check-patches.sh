@@ -30,7 +30,8 @@ for p in "${series[@]}"; do
 	fi
 done
 # The out-of-tree modules follow the kernel's style too.
-for f in tracer/tracer.c tracer/tracer.h tracer/test/tracer_test.c tracer/test/kprobe_cycle.c; do
+for f in tracer/tracer.c tracer/tracer.h tracer/test/tracer_test.c tracer/test/kprobe_cycle.c \
+	tests/guest/modules/memorizer_workload.c; do
 	if out=$("$tree/scripts/checkpatch.pl" --strict --quiet --no-tree --show-types -f "$top/$f" 2>&1) &&
 		[ -z "$out" ]; then
 		ok "checkpatch --strict -f: $f"

@@ -269,7 +269,8 @@ fi
 start_suite analyzer analyzer ci/deps.sh -- nice -n 19 analyzer/ci-test.sh
 # The modules' sources (not their build products, which live beside them).
 tracer_sources=(tracer/Kbuild tracer/tracer.c tracer/tracer.h tracer/test/Kbuild
-	tracer/test/tracer_test.c tracer/test/kprobe_cycle.c)
+	tracer/test/tracer_test.c tracer/test/kprobe_cycle.c tests/guest/modules/Kbuild
+	tests/guest/modules/memorizer_workload.c)
 run_cached patches patches kernel-config ci/check-patches.sh "${tracer_sources[@]}" -- \
 	ci/check-patches.sh
 run_cached modules-headers "${tracer_sources[@]}" ci/build-modules-headers.sh -- \

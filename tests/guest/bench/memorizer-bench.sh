@@ -72,11 +72,12 @@ run() {
 	stream)
 		kill -INT "$reader"
 		wait "$reader"
-		# "Total: N records (X objects, L live, K LOST), B bytes ..."
-		awk '$1 == "Total:" { sub(/\(/, "", $4)
-			printf "stream %d %d ", $4, $10 }' "$OUT/stream.summary" >>"$OUT/export"
+		# "Total: N records, X objects, L live, K LOST, B bytes, ..."
+		# (X: freed objects)
+		awk '$1 == "Total:" { gsub(/,/, "")
+			printf "stream %d %d ", $4 + $6, $10 }' "$OUT/stream.summary" >>"$OUT/export"
 		echo "$(cat "$OUT/stream.time")" >>"$OUT/export"
-		grep -q 'dropped 0 objects, 0 entries' "$OUT/stream.summary" ||
+		grep -q 'Total:.*dropped 0 objects, 0 live, 0 entries' "$OUT/stream.summary" ||
 			echo "warning: the stream dropped records (rep $rep)" >&2
 		rm -f "$OUT/stream.mzs"
 		;;
