@@ -136,6 +136,104 @@ facts() {
 	[ "$(get $S/enabled)" = 0 ]
 }
 
+@test "stream: the workload's known objects and accesses, in a kmap and in the stream" {
+	echo 1 >$M/clear_dead_objs
+	echo 1 >$M/memorizer_enabled
+	echo 1 >$M/memorizer_log_access
+	# kmap mode first.
+	echo 200 >$W/small
+	small=$(get $W/last)
+	echo 3 >$W/large
+	large=$(get $W/last)
+	echo "small: $small; large: $large"
+	echo 0 >$M/memorizer_log_access
+	cat $M/kmap >/tmp/fetch/workload.kmap
+	check_kmap /tmp/fetch/workload.kmap
+	# Exactly the module's counts, in the kmap: objects, access lines,
+	# writes and reads of each cache (writes, then reads, on access lines).
+	for cache in memorizer_workload memorizer_workload_large; do
+		awk -F, -v cache=$cache '
+			!/^ / { mine = ($10 == cache); objects += mine; next }
+			mine { entries++; writes += $3; reads += $4 }
+			END { printf "objects %d entries %d writes %d reads %d\n",
+			      objects, entries, writes, reads }' \
+			/tmp/fetch/workload.kmap >/tmp/$cache.kmap-counts
+	done
+	cat /tmp/memorizer_workload*.kmap-counts
+	[ "$(cat /tmp/memorizer_workload.kmap-counts)" = "$small" ]
+	[ "$(cat /tmp/memorizer_workload_large.kmap-counts)" = "$large" ]
+
+
+	# The same in stream mode.  The large objects have more entries than
+	# the free path writes itself: the stream's worker writes them.
+	echo 1 >$M/clear_dead_objs
+	streamed0=$(stat objects_streamed)
+	dropped0=$(dropped objects)
+	entries0=$(dropped entries)
+	start_reader /tmp/fetch/workload.mzs
+	echo 1 >$M/memorizer_log_access
+	echo 200 >$W/small
+	echo 3 >$W/large
+	echo 0 >$M/memorizer_log_access
+	stop_reader /tmp/fetch/workload.mzs
+	[ "$(dropped objects)" = "$dropped0" ]
+	[ "$(dropped entries)" = "$entries0" ]
+	[ "$(stat tracking_stopped_pool_full)" = 0 ]
+	streamed=$(( $(stat objects_streamed) - streamed0 ))
+	echo "streamed $streamed"
+	[ "$streamed" -ge 203 ]
+	facts workload streamed=$streamed \
+		dropped_objects=0 \
+		"small=$small" "large=$large"
+}
+
+@test "stream: with tiny buffers and a held-back reader, drops are counted exactly" {
+	echo 8192 >$S/subbuf_size
+	echo 2 >$S/subbufs
+	echo 1 >$M/memorizer_enabled
+	streamed0=$(stat objects_streamed)
+	dropped0=$(dropped objects)
+	start_reader /tmp/fetch/held.mzs
+	kill -STOP "$reader"
+	echo 1 >$M/memorizer_log_access
+	echo 2000 >$W/small
+	echo 0 >$M/memorizer_log_access
+	kill -CONT "$reader"
+	echo 0 >$M/memorizer_enabled
+	stop_reader /tmp/fetch/held.mzs
+	cat $S/dropped
+	dropped=$(( $(dropped objects) - dropped0 ))
+	streamed=$(( $(stat objects_streamed) - streamed0 ))
+	echo "streamed $streamed, dropped $dropped"
+	[ "$dropped" -gt 0 ]
+	[ "$dropped" -lt "$streamed" ]
+	# The reader reports the drops and what to change.
+	grep -q 'subbuf_size' /tmp/fetch/held.mzs.summary
+	facts held streamed=$streamed dropped_objects=$dropped
+}
+
+@test "stream: SIGTERM makes the reader switch streaming off and drain everything" {
+	echo 1 >$M/memorizer_enabled
+	streamed0=$(stat objects_streamed)
+	dropped0=$(dropped objects)
+	start_reader /tmp/fetch/term.mzs
+	echo 1 >$M/memorizer_log_access
+	echo 500 >$W/small
+	echo 2 >$W/large
+	echo 0 >$M/memorizer_log_access
+	stop_reader /tmp/fetch/term.mzs TERM
+	dropped=$(( $(dropped objects) - dropped0 ))
+	[ "$dropped" = 0 ]
+	# Objects freed after the stop go to the kmap again.
+	echo 1 >$M/clear_dead_objs
+	echo 1 >$M/memorizer_enabled
+	echo 10 >$W/small
+	grep -E 'tracking|pool' $M/stats
+	[ "$(grep -c ',memorizer_workload$' $M/kmap)" = 10 ]
+	facts term streamed=$(( $(stat objects_streamed) - streamed0 )) \
+		dropped_objects=0
+}
+
 @test "stream: a workload that fills a small pool in kmap mode runs to completion in stream mode" {
 	# This boot's pool is 16 MiB (tests/guest/boots): in kmap mode,
 	# where each freed object stays until a clear, 100000 of the
@@ -169,95 +267,4 @@ facts() {
 	echo "streamed $streamed"
 	[ "$streamed" -ge 100000 ]
 	facts pool streamed=$streamed dropped_objects=0 workload_objects=100000
-}
-
-@test "stream: the workload's known objects and accesses, in a kmap and in the stream" {
-	echo 1 >$M/clear_dead_objs
-	echo 1 >$M/memorizer_enabled
-	echo 1 >$M/memorizer_log_access
-	# kmap mode first.
-	echo 200 >$W/small
-	small=$(get $W/last)
-	echo 3 >$W/large
-	large=$(get $W/last)
-	echo "small: $small; large: $large"
-	cat $M/kmap >/tmp/fetch/workload.kmap
-	check_kmap /tmp/fetch/workload.kmap
-	# Exactly the module's counts, in the kmap: objects, access lines,
-	# writes and reads of each cache (writes, then reads, on access lines).
-	for cache in memorizer_workload memorizer_workload_large; do
-		awk -F, -v cache=$cache '
-			!/^ / { mine = ($10 == cache); objects += mine; next }
-			mine { entries++; writes += $3; reads += $4 }
-			END { printf "objects %d entries %d writes %d reads %d\n",
-			      objects, entries, writes, reads }' \
-			/tmp/fetch/workload.kmap >/tmp/$cache.kmap-counts
-	done
-	cat /tmp/memorizer_workload*.kmap-counts
-	[ "$(cat /tmp/memorizer_workload.kmap-counts)" = "$small" ]
-	[ "$(cat /tmp/memorizer_workload_large.kmap-counts)" = "$large" ]
-
-	# The same in stream mode.  The large objects have more entries than
-	# the free path writes itself: the stream's worker writes them.
-	echo 1 >$M/clear_dead_objs
-	streamed0=$(stat objects_streamed)
-	dropped0=$(dropped objects)
-	entries0=$(dropped entries)
-	start_reader /tmp/fetch/workload.mzs
-	echo 200 >$W/small
-	echo 3 >$W/large
-	stop_reader /tmp/fetch/workload.mzs
-	[ "$(dropped objects)" = "$dropped0" ]
-	[ "$(dropped entries)" = "$entries0" ]
-	facts workload streamed=$(( $(stat objects_streamed) - streamed0 )) \
-		dropped_objects=0 \
-		"small=$small" "large=$large"
-}
-
-@test "stream: with tiny buffers and a held-back reader, drops are counted exactly" {
-	echo 8192 >$S/subbuf_size
-	echo 2 >$S/subbufs
-	echo 1 >$M/memorizer_enabled
-	echo 1 >$M/memorizer_log_access
-	streamed0=$(stat objects_streamed)
-	dropped0=$(dropped objects)
-	start_reader /tmp/fetch/held.mzs
-	kill -STOP "$reader"
-	echo 2000 >$W/small
-	kill -CONT "$reader"
-	echo 0 >$M/memorizer_enabled
-	stop_reader /tmp/fetch/held.mzs
-	cat $S/dropped
-	dropped=$(( $(dropped objects) - dropped0 ))
-	streamed=$(( $(stat objects_streamed) - streamed0 ))
-	echo "streamed $streamed, dropped $dropped"
-	[ "$dropped" -gt 0 ]
-	[ "$dropped" -lt "$streamed" ]
-	# The reader reports the drops and what to change.
-	grep -q 'subbuf_size' /tmp/fetch/held.mzs.summary
-	facts held streamed=$streamed dropped_objects=$dropped
-}
-
-@test "stream: SIGTERM makes the reader switch streaming off and drain everything" {
-	echo 1 >$M/memorizer_enabled
-	echo 1 >$M/memorizer_log_access
-	streamed0=$(stat objects_streamed)
-	dropped0=$(dropped objects)
-	start_reader /tmp/fetch/term.mzs
-	echo 500 >$W/small
-	echo 2 >$W/large
-	stop_reader /tmp/fetch/term.mzs TERM
-	dropped=$(( $(dropped objects) - dropped0 ))
-	[ "$dropped" = 0 ]
-	# Objects freed after the stop go to the kmap again.  Without access
-	# logging: by now the live objects' access records (every process's
-	# accesses to the kernel's globals) fill most of this small pool.
-	echo 0 >$M/memorizer_log_access
-	echo 1 >$M/clear_dead_objs
-	echo 1 >$M/memorizer_enabled
-	echo 10 >$W/small
-	grep -E 'tracking|pool' $M/stats
-	[ "$(grep -c ',memorizer_workload$' $M/kmap)" = 10 ]
-	facts term streamed=$(( $(stat objects_streamed) - streamed0 )) \
-		dropped_objects=0
 }
