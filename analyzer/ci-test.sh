@@ -1,12 +1,13 @@
 #!/bin/bash
 # Builds capmap and runs its tests; the last line is
-# "analyzer: N passed, N failed" (ctest tests + 1 for the fuzz run).
+# "analyzer: N passed, N failed" (ctest tests + 1 for each of the two fuzz runs).
 #
 #   release     build/analyzer/release: the capmap the VM tests use; its golden
 #               and format tests run against this binary
-#   asan-ubsan  clang + AddressSanitizer + UBSan: every test, and the fuzzer
+#   asan-ubsan  clang + AddressSanitizer + UBSan: every test, and the fuzzers
+#               (kmap parser and stream parser)
 #
-# CAPMAP_FUZZ_SECONDS (default 30) bounds the fuzz run.
+# CAPMAP_FUZZ_SECONDS (default 30) bounds each fuzz run.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
@@ -64,19 +65,26 @@ ctest --test-dir "$build_root/release" --no-tests=error -j "$jobs" --output-on-f
 	2>&1 | tee "$build_root/release.ctest.log"
 count_ctest "$build_root/release.ctest.log"
 
-echo "== fuzz capmap-fuzz for ${fuzz_seconds}s"
-fuzzer=$build_root/asan-ubsan/capmap-fuzz
-corpus=$build_root/fuzz-corpus
-mkdir -p "$corpus"
-if [ -x "$fuzzer" ] && "$fuzzer" -max_total_time="$fuzz_seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-	-print_final_stats=1 "$corpus" "$here/fuzz/corpus" >"$build_root/fuzz.log" 2>&1; then
-	tail -n 12 "$build_root/fuzz.log"
-	passed=$((passed + 1))
-else
-	tail -n 60 "$build_root/fuzz.log" 2>/dev/null
-	echo "analyzer: fuzz run failed (log: $build_root/fuzz.log)"
-	failed=$((failed + 1))
-fi
+# Each fuzzer with its seed corpus; new inputs go to build/analyzer.
+fuzz() {
+	local name=$1 seeds=$2 work=$3
+	local fuzzer=$build_root/asan-ubsan/$name
+	local corpus=$build_root/$work-corpus
+	local log=$build_root/$work.log
+	echo "== fuzz $name for ${fuzz_seconds}s"
+	mkdir -p "$corpus"
+	if [ -x "$fuzzer" ] && "$fuzzer" -max_total_time="$fuzz_seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 "$corpus" "$seeds" >"$log" 2>&1; then
+		tail -n 12 "$log"
+		passed=$((passed + 1))
+	else
+		tail -n 60 "$log" 2>/dev/null
+		echo "analyzer: fuzz run of $name failed (log: $log)"
+		failed=$((failed + 1))
+	fi
+}
+fuzz capmap-fuzz "$here/fuzz/corpus" fuzz
+fuzz capmap-fuzz-stream "$here/fuzz/corpus-stream" fuzz-stream
 
 echo "analyzer: ci-test.sh took $((SECONDS - start))s; capmap is $build_root/release/capmap"
 echo "analyzer: $passed passed, $failed failed"

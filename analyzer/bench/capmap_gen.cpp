@@ -1,4 +1,5 @@
-// capmap-gen: writes a synthetic kmap (see generator.hpp) to a file or stdout.
+// capmap-gen: writes a synthetic kmap or Memorizer stream file (see
+// generator.hpp) to a file or stdout.
 #include <cstdio>
 #include <iostream>
 
@@ -33,23 +34,39 @@ uint64_t parse_size(const std::string &text)
 int main(int argc, char **argv)
 {
 	capmap::GeneratorOptions o;
+	capmap::StreamGeneratorOptions so;
 	std::string size = "1M";
 	std::string layout = "v1";
+	std::string format = "kmap";
 	std::string output = "-";
-	po::options_description desc("usage: capmap-gen [OPTIONS]\n\nWrites a synthetic kmap.\n\noptions");
-	desc.add_options()("help,h", "show this help")("size", po::value(&size)->default_value("1M"),
-						       "approximate output size (K, M, G suffixes)")(
+	po::options_description desc("usage: capmap-gen [OPTIONS]\n\nWrites a synthetic kmap or stream file.\n\noptions");
+	desc.add_options()("help,h", "show this help")(
+		"format", po::value(&format)->default_value("kmap"), "kmap, or stream (a Memorizer stream file, .mzs)")(
+		"size", po::value(&size)->default_value("1M"), "approximate output size (K, M, G suffixes)")(
 		"objects", po::value(&o.max_objects)->default_value(0), "stop after this many objects (0: no limit)")(
 		"seed", po::value(&o.seed)->default_value(1), "random seed")(
-		"layout", po::value(&layout)->default_value("v1"), "v1, legacy10 or legacy11")(
+		"layout", po::value(&layout)->default_value("v1"), "kmap: v1, legacy10 or legacy11")(
 		"sites", po::value(&o.sites)->default_value(3000), "distinct allocation sites")(
 		"access-ips", po::value(&o.access_ips)->default_value(40000), "distinct accessing instructions")(
 		"processes", po::value(&o.processes)->default_value(400), "distinct processes")(
 		"mean-accesses", po::value(&o.mean_accesses)->default_value(6.0), "mean access lines per object")(
 		"untracked-every", po::value(&o.untracked_every)->default_value(20000),
-		"one pseudo-object of untracked accesses per N objects (0: none)")(
-		"no-header", "omit the '# memorizer kmap v1' line")("output,o", po::value(&output)->default_value("-"),
-								      "output file ('-': standard output)");
+		"kmap: one pseudo-object of untracked accesses per N objects (0: none)")(
+		"no-header", "kmap: omit the '# memorizer kmap v1' line")(
+		"cpus", po::value(&so.cpus)->default_value(2), "stream: CPUs whose records interleave")(
+		"subbuf-size", po::value(&so.subbuf_size)->default_value(262144), "stream: bytes per sub-buffer")(
+		"live-fraction", po::value(&so.live_fraction)->default_value(0.3), "stream: objects never freed")(
+		"large-every", po::value(&so.large_every)->default_value(5000),
+		"stream: one object with 125-624 entries (ACCESSES records) per N (0: none)")(
+		"snapshot-every", po::value(&so.snapshot_every)->default_value(0),
+		"stream: LIVE records of the objects live then (dump_live) per N objects (0: none)")(
+		"lost-every", po::value(&so.lost_every)->default_value(0),
+		"stream: one object dropped (LOST record) per N (0: none)")(
+		"incomplete-every", po::value(&so.incomplete_every)->default_value(0),
+		"stream: one large object's last ACCESSES record dropped per N large ones (0: none)")(
+		"unknown-every", po::value(&so.unknown_every)->default_value(0),
+		"stream: a record of an unknown type and a PAD record per N objects (0: none)")(
+		"output,o", po::value(&output)->default_value("-"), "output file ('-': standard output)");
 	try {
 		po::variables_map vm;
 		po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -64,6 +81,17 @@ int main(int argc, char **argv)
 		if (!parsed || *parsed == capmap::Layout::Auto)
 			throw std::invalid_argument("--layout must be v1, legacy10 or legacy11");
 		o.layout = *parsed;
+		if (format != "kmap" && format != "stream")
+			throw std::invalid_argument("--format must be kmap or stream");
+		if (so.subbuf_size < 8192)
+			throw std::invalid_argument("--subbuf-size must be at least 8192");
+		so.target_bytes = o.target_bytes;
+		so.max_objects = o.max_objects;
+		so.seed = o.seed;
+		so.sites = o.sites;
+		so.access_ips = o.access_ips;
+		so.processes = o.processes;
+		so.mean_accesses = o.mean_accesses;
 	} catch (const std::exception &e) {
 		fmt::print(stderr, "capmap-gen: {}\n", e.what());
 		return 1;
@@ -74,9 +102,11 @@ int main(int argc, char **argv)
 		return 3;
 	}
 	bool ok = true;
-	capmap::generate_kmap(o, [&](std::string_view chunk) {
-		ok = ok && fwrite(chunk.data(), 1, chunk.size(), file) == chunk.size();
-	});
+	auto sink = [&](std::string_view chunk) { ok = ok && fwrite(chunk.data(), 1, chunk.size(), file) == chunk.size(); };
+	if (format == "stream")
+		capmap::generate_stream(so, sink);
+	else
+		capmap::generate_kmap(o, sink);
 	ok = fflush(file) == 0 && ok;
 	if (file != stdout)
 		ok = fclose(file) == 0 && ok;

@@ -1,6 +1,8 @@
 #include "capmap/cli.hpp"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -17,6 +19,7 @@
 #include "capmap/object_query.hpp"
 #include "capmap/report.hpp"
 #include "capmap/scan.hpp"
+#include "capmap/stream.hpp"
 #include "capmap/summary.hpp"
 #include "capmap/symbols.hpp"
 
@@ -40,8 +43,10 @@ commands:
   object ADDR KMAP    every object seen at an address, its lifetime and who
                       accessed it
   diff A B            what changed between two kmaps
+  convert STREAM      kmap text from a Memorizer stream file (.mzs)
 
-KMAP may be '-' for standard input; gzip and zstd input is recognised.
+KMAP may be a kmap or a Memorizer stream file (.mzs, recognised by its
+content), or '-' for standard input; gzip and zstd input is recognised.
 'capmap COMMAND --help' lists the options of a command.
 
 exit status: 0 success, 1 usage error, 2 malformed input, 3 I/O error
@@ -103,9 +108,21 @@ void finish_common(CommonOptions &o, std::initializer_list<std::string_view> for
 
 void report_skips(const ScanStats &stats)
 {
-	if (stats.skipped || stats.orphaned)
+	if (stats.stream && (stats.skipped || stats.orphaned))
+		fmt::print(stderr,
+			   "capmap: {}: skipped {} malformed records and {} ACCESSES records of skipped objects; first: {}\n",
+			   stats.name, stats.skipped, stats.orphaned, stats.first_skip);
+	else if (stats.skipped || stats.orphaned)
 		fmt::print(stderr, "capmap: {}: skipped {} malformed lines and {} access lines of skipped objects; first: {}\n",
 			   stats.name, stats.skipped, stats.orphaned, stats.first_skip);
+}
+
+// A stream file other than standard input can be read a second time.
+Reopen reopen_of(const std::string &path, const CommonOptions &o)
+{
+	if (path == "-")
+		return {};
+	return [path, use_mmap = !o.no_mmap] { return Input::open(path, use_mmap); };
 }
 
 // Parses one kmap into a visitor per thread and merges them in thread order.
@@ -118,7 +135,10 @@ Visitor scan_file(const std::string &path, const CommonOptions &o, Make make, Sc
 	visitors.reserve(n);
 	for (unsigned i = 0; i < n; ++i)
 		visitors.push_back(make());
-	stats = scan_kmap(*input, o.scan, visitors);
+	if (is_stream_file(input->peek(kStreamSniffBytes)))
+		stats = scan_stream(*input, o.scan, visitors, reopen_of(path, o));
+	else
+		stats = scan_kmap(*input, o.scan, visitors);
 	try {
 		for (unsigned i = 1; i < n; ++i) {
 			Visitor merged_away = std::move(visitors[i]); // freed right after its merge
@@ -141,7 +161,14 @@ void write_stdout(std::string_view text)
 // options and the positional arguments.
 class Command {
 public:
-	Command(const char *usage, CommonOptions &o) : visible_(usage) { add_input_options(visible_, o), add_hidden_options(hidden_, o); }
+	Command(const char *usage, CommonOptions &o, bool input_options = true) : visible_(usage)
+	{
+		if (input_options)
+			add_input_options(visible_, o);
+		else
+			visible_.add_options()("help,h", "show this help");
+		add_hidden_options(hidden_, o);
+	}
 
 	po::options_description_easy_init add() { return visible_.add_options(); }
 	// --format with its default and the accepted names, e.g. "text or json".
@@ -335,6 +362,95 @@ int cmd_diff(const std::vector<std::string> &args)
 	return kExitOk;
 }
 
+// Writes to a file, or to standard output for "-"; a file is removed again
+// if the command fails before commit().
+class OutputFile {
+public:
+	explicit OutputFile(const std::string &path) : path_(path)
+	{
+		if (path == "-") {
+			file_ = stdout;
+			return;
+		}
+		file_ = fopen(path.c_str(), "wb");
+		if (!file_)
+			throw IoError(fmt::format("{}: cannot create: {}", path, strerror(errno)));
+	}
+	~OutputFile()
+	{
+		if (file_ && file_ != stdout) {
+			fclose(file_);
+			remove(path_.c_str());
+		}
+	}
+	OutputFile(const OutputFile &) = delete;
+	OutputFile &operator=(const OutputFile &) = delete;
+
+	void write(std::string_view text)
+	{
+		if (fwrite(text.data(), 1, text.size(), file_) != text.size())
+			fail();
+	}
+	void commit()
+	{
+		if (fflush(file_) != 0)
+			fail();
+		if (file_ != stdout) {
+			FILE *f = file_;
+			file_ = nullptr;
+			if (fclose(f) != 0) {
+				remove(path_.c_str());
+				throw IoError(fmt::format("{}: write failed", path_));
+			}
+		}
+	}
+
+private:
+	[[noreturn]] void fail() const
+	{
+		throw IoError(fmt::format("{}: write failed", file_ == stdout ? std::string("standard output") : path_));
+	}
+	std::string path_;
+	FILE *file_ = nullptr;
+};
+
+int cmd_convert(const std::vector<std::string> &args)
+{
+	CommonOptions o;
+	std::string path, output = "-";
+	Command cmd("usage: capmap convert [OPTIONS] STREAM\n\n"
+		    "Writes the objects of a Memorizer stream file (.mzs) as kmap text,\n"
+		    "as the kernel prints a kmap. What the stream lost is reported on\n"
+		    "standard error.\n\noptions",
+		    o, false);
+	cmd.add()("output,o", po::value(&output)->default_value("-"), "output file ('-': standard output)")(
+		"lenient", po::bool_switch(&o.scan.lenient), "skip malformed records, count them and report at the end")(
+		"no-progress", po::bool_switch(&o.no_progress), "never draw the progress bar on stderr");
+	cmd.positional("stream", path);
+	if (!cmd.parse(args))
+		return kExitOk;
+	require(path, "convert needs a STREAM argument");
+	o.scan.progress = !o.no_progress && isatty(STDERR_FILENO);
+	if (o.scan.block_size < 1)
+		throw UsageError("--block-size must be positive");
+	auto input = Input::open(path, !o.no_mmap);
+	if (!is_stream_file(input->peek(kStreamSniffBytes)))
+		throw DataError(fmt::format("{}: byte offset 0: not a Memorizer stream file (it must start with a STREAM "
+					    "record)",
+					    input->name()));
+	OutputFile out(output);
+	KmapWriter writer([&](std::string_view chunk) { out.write(chunk); });
+	VisitorSink<KmapWriter> sink(writer);
+	ScanStats stats = scan_stream_input(*input, o.scan, sink, reopen_of(path, o));
+	writer.flush();
+	out.commit();
+	report_skips(stats);
+	const StreamStats &st = stats.stream_stats;
+	if (st.lost_objects || st.lost_entries || st.incomplete)
+		fmt::print(stderr, "capmap: {}: {}\n", stats.name, stream_loss_text(st));
+	return kExitOk;
+}
+
 } // namespace
 
 int run_cli(int argc, char **argv)
@@ -363,6 +479,8 @@ int run_cli(int argc, char **argv)
 			return cmd_object(args);
 		if (command == "diff")
 			return cmd_diff(args);
+		if (command == "convert")
+			return cmd_convert(args);
 		throw UsageError(fmt::format("unknown command '{}'", command));
 	} catch (const UsageError &e) {
 		fmt::print(stderr, "capmap: {}\nTry 'capmap --help'.\n", e.what());

@@ -110,7 +110,8 @@ std::string render_text(const SummaryVisitor &a, const ScanStats &as, const Summ
 {
 	fmt::memory_buffer out;
 	auto it = std::back_inserter(out);
-	fmt::format_to(it, "a: {} ({} lines)\nb: {} ({} lines)\n\n", as.name, as.lines, bs.name, bs.lines);
+	fmt::format_to(it, "a: {} ({} {})\nb: {} ({} {})\n\n", as.name, as.lines, as.stream ? "records" : "lines", bs.name,
+		       bs.lines, bs.stream ? "records" : "lines");
 	fmt::format_to(it, "  {:<16} {:>14} {:>14} {:>14}\n", "totals", "a", "b", "b - a");
 	auto total = [&](const char *what, uint64_t x, uint64_t y) {
 		fmt::format_to(it, "  {:<16} {:>14} {:>14} {:>14}\n", what, x, y, delta(x, y));

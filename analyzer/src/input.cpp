@@ -165,6 +165,30 @@ private:
 	std::string_view bytes_;
 };
 
+// Hands out bytes read ahead (by Input::peek), then reads on.
+class ReplayStream final : public ByteStream {
+public:
+	ReplayStream(std::string pending, std::unique_ptr<ByteStream> inner)
+	    : pending_(std::move(pending)), inner_(std::move(inner))
+	{
+	}
+	size_t read(char *buffer, size_t n) override
+	{
+		if (pos_ < pending_.size()) {
+			size_t k = std::min(n, pending_.size() - pos_);
+			memcpy(buffer, pending_.data() + pos_, k);
+			pos_ += k;
+			return k;
+		}
+		return inner_->read(buffer, n);
+	}
+
+private:
+	std::string pending_;
+	size_t pos_ = 0;
+	std::unique_ptr<ByteStream> inner_;
+};
+
 bool is_gzip(std::string_view head) { return head.size() >= 2 && head[0] == '\x1f' && head[1] == '\x8b'; }
 bool is_zstd(std::string_view head) { return head.size() >= 4 && head.substr(0, 4) == std::string_view("\x28\xb5\x2f\xfd", 4); }
 
@@ -257,6 +281,26 @@ std::unique_ptr<Input> Input::from_memory_stream(std::string_view bytes, std::st
 	if (!in->stream_)
 		in->stream_ = std::make_unique<MemoryStream>(bytes);
 	return in;
+}
+
+std::string_view Input::peek(size_t n)
+{
+	if (!stream_)
+		return mapped_.substr(0, std::min(n, mapped_.size()));
+	if (!peek_done_) {
+		peek_done_ = true;
+		peeked_.resize(n);
+		size_t have = 0;
+		while (have < n) {
+			size_t got = stream_->read(peeked_.data() + have, n - have);
+			if (got == 0)
+				break;
+			have += got;
+		}
+		peeked_.resize(have);
+		stream_ = std::make_unique<ReplayStream>(peeked_, std::move(stream_));
+	}
+	return std::string_view(peeked_).substr(0, std::min(n, peeked_.size()));
 }
 
 Input::~Input()

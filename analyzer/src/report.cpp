@@ -129,6 +129,19 @@ std::string object_fields_json(const ObjectFields &f, const SymbolTable *symbols
 
 std::string input_json(const ScanStats &st)
 {
+	if (st.stream) {
+		const StreamStats &ss = st.stream_stats;
+		return fmt::format(
+			"{{\"file\": {}, \"format\": \"stream\", \"version\": {}, \"compression\": \"{}\", \"bytes\": {}, "
+			"\"records\": {}, \"cpus\": {}, \"sessions\": {}, \"release\": {}, \"lost_objects\": {}, "
+			"\"lost_entries\": {}, \"incomplete_objects\": {}, \"missing_entries\": {}, "
+			"\"live_records\": {}, \"superseded_live_records\": {}, \"second_pass\": {}, \"unknown_records\": {}, "
+			"\"skipped_records\": {}, \"orphaned_access_records\": {}}}",
+			json_string(st.name), ss.version, st.compression, st.bytes, st.lines, ss.cpus, ss.sessions,
+			json_string(ss.release), ss.lost_objects, ss.lost_entries, ss.incomplete, ss.missing_entries,
+			ss.live_records, ss.superseded, ss.second_pass ? "true" : "false", ss.unknown_records, st.skipped,
+			st.orphaned);
+	}
 	return fmt::format("{{\"file\": {}, \"layout\": \"{}\", \"compression\": \"{}\", \"bytes\": {}, \"lines\": {}, "
 			   "\"skipped_lines\": {}, \"orphaned_access_lines\": {}}}",
 			   json_string(st.name), layout_name(st.layout), st.compression, st.bytes, st.lines, st.skipped,
@@ -172,13 +185,26 @@ std::string render_text(const SummaryVisitor &s, const ScanStats &st, const std:
 	fmt::memory_buffer out;
 	auto it = std::back_inserter(out);
 	const Counts &t = s.totals;
-	fmt::format_to(it, "kmap       {} (layout {}{}, {} lines, {} bytes)\n", st.name, layout_name(st.layout),
-		       st.compression == "none" ? std::string() : ", " + st.compression, st.lines, st.bytes);
+	const std::string compression = st.compression == "none" ? std::string() : ", " + st.compression;
+	const StreamStats &ss = st.stream_stats;
+	if (st.stream)
+		fmt::format_to(it, "stream     {} (version {}{}, {} CPUs, {} records, {} bytes, {} LIVE records superseded{})\n",
+			       st.name, ss.version, compression, ss.cpus, st.lines, st.bytes, ss.superseded,
+			       ss.second_pass || ss.live_records == 0 ? "" : " by later records only: read once");
+	else
+		fmt::format_to(it, "kmap       {} (layout {}{}, {} lines, {} bytes)\n", st.name, layout_name(st.layout),
+			       compression, st.lines, st.bytes);
 	fmt::format_to(it, "objects    {} (live {}, freed {}), {} bytes\n", t.objects, t.live, t.objects - t.live,
 		       t.bytes);
 	fmt::format_to(it, "accesses   {} records: {} reads, {} writes\n", t.records, t.reads, t.writes);
 	fmt::format_to(it, "untracked  {} records: {} reads, {} writes (in {} pseudo-objects, included above)\n",
 		       s.untracked.records, s.untracked.reads, s.untracked.writes, s.untracked.objects);
+	if (st.stream) {
+		fmt::format_to(it, "lost       {} objects, {} access entries (the stream's LOST records)\n", ss.lost_objects,
+			       ss.lost_entries);
+		fmt::format_to(it, "incomplete {} objects lack {} access entries (included above with the entries that came)\n",
+			       ss.incomplete, ss.missing_entries);
+	}
 	for (const Table &table : tables)
 		text_table(out, table);
 	fmt::format_to(it, "\nmost accessed objects: top {}\n", s.top_objects.size());
@@ -188,7 +214,10 @@ std::string render_text(const SummaryVisitor &s, const ScanStats &st, const std:
 		fmt::format_to(it, "  {:<16} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12}  {}\n", hex_address(r.va), r.size,
 			       r.alloc_jiffies, r.free_jiffies == 0 ? std::string("live") : fmt::format("{}", r.free_jiffies),
 			       r.records, r.reads, r.writes, object_label(s, r, o.symbols));
-	if (st.skipped || st.orphaned)
+	if (st.stream && (st.skipped || st.orphaned))
+		fmt::format_to(it, "\nskipped    {} malformed records and {} ACCESSES records of skipped objects (first: {})\n",
+			       st.skipped, st.orphaned, st.first_skip);
+	else if (st.skipped || st.orphaned)
 		fmt::format_to(it, "\nskipped    {} malformed lines and {} access lines of skipped objects (first: {})\n",
 			       st.skipped, st.orphaned, st.first_skip);
 	return fmt::to_string(out);

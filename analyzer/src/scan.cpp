@@ -452,6 +452,18 @@ private:
 
 } // namespace
 
+struct ProgressScope::Impl {
+	ProgressBar bar;
+	Impl(const Input &input, bool enabled, const std::atomic<uint64_t> &parsed) : bar(input, enabled, parsed) {}
+};
+
+ProgressScope::ProgressScope(const Input &input, bool enabled, const std::atomic<uint64_t> &parsed)
+    : impl_(enabled ? std::make_unique<Impl>(input, true, parsed) : nullptr)
+{
+}
+
+ProgressScope::~ProgressScope() = default;
+
 ScanStats scan_input(Input &input, const ScanOptions &options, unsigned workers, const PieceParser &parse)
 {
 	Scanner scanner(input, options, workers, parse);

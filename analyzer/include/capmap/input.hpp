@@ -39,6 +39,10 @@ public:
 	bool is_mapped() const { return stream_ == nullptr; }
 	std::string_view mapped() const { return mapped_; }
 	ByteStream &stream() { return *stream_; }
+	// The first n bytes (fewer if the input is shorter) without consuming
+	// them: a stream replays them to its first reads. Call it before the
+	// first read of stream(); may throw like ByteStream::read.
+	std::string_view peek(size_t n);
 	// Lets the kernel drop mapped pages that were parsed, so the resident
 	// set does not grow with the file.
 	void release(std::string_view range) const;
@@ -69,6 +73,8 @@ private:
 	uint64_t disk_size_ = 0;
 	std::shared_ptr<std::atomic<uint64_t>> disk_consumed_ = std::make_shared<std::atomic<uint64_t>>(0);
 	std::string compression_ = "none";
+	std::string peeked_; // stream inputs: the bytes peek() read
+	bool peek_done_ = false;
 };
 
 } // namespace capmap

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,8 +31,30 @@ struct ScanOptions {
 	bool progress = false;            // draw a progress bar on stderr
 };
 
+// What a Memorizer stream file (.mzs, see stream.hpp) said besides its
+// objects.
+struct StreamStats {
+	uint64_t records = 0;         // records read, of every type
+	uint64_t object_records = 0;  // OBJECT records
+	uint64_t live_records = 0;    // OBJECT records marked LIVE
+	uint64_t superseded = 0;      // LIVE records left out: a later record of the same object followed
+	uint64_t lost_objects = 0;    // sums of the LOST records
+	uint64_t lost_entries = 0;
+	uint64_t incomplete = 0;      // objects emitted without all their access entries
+	uint64_t missing_entries = 0; // entries those objects lack (nr_accesses minus entries received)
+	uint64_t unknown_records = 0; // records of types this reader does not know, skipped
+	uint64_t pad_records = 0;
+	uint64_t sessions = 0;        // distinct session numbers of the STREAM records
+	uint64_t cpus = 0;            // distinct CPUs of the STREAM records
+	bool second_pass = false;     // the LIVE records were checked against the whole file (stream.hpp)
+	uint16_t version = 0;         // of the first STREAM record
+	std::string release;          // of the first STREAM record
+};
+
 struct ScanStats {
 	std::string name;
+	bool stream = false; // a Memorizer stream file: lines counts records, skipped and orphaned records
+	StreamStats stream_stats;
 	Layout layout = Layout::V1;
 	std::string compression;
 	uint64_t bytes = 0;    // uncompressed bytes parsed
@@ -43,6 +66,20 @@ struct ScanStats {
 };
 
 unsigned worker_count(const ScanOptions &options);
+
+// Draws the progress bar of ScanOptions::progress on stderr while it lives:
+// `parsed` bytes of input, after the scan has taken a second.
+class ProgressScope {
+public:
+	ProgressScope(const Input &input, bool enabled, const std::atomic<uint64_t> &parsed);
+	~ProgressScope();
+	ProgressScope(const ProgressScope &) = delete;
+	ProgressScope &operator=(const ProgressScope &) = delete;
+
+private:
+	struct Impl;
+	std::unique_ptr<Impl> impl_;
+};
 
 using PieceParser = std::function<PieceResult(unsigned worker, Layout layout, std::string_view text, bool object_open,
 					      bool close_at_end, bool skipping_object, const std::atomic<bool> *stop)>;
