@@ -193,6 +193,7 @@ facts() {
 	echo 1 >$M/memorizer_enabled
 	streamed0=$(stat objects_streamed)
 	dropped0=$(dropped objects)
+	live0=$(dropped live)
 	start_reader /tmp/fetch/held.mzs
 	kill -STOP "$reader"
 	echo 1 >$M/memorizer_log_access
@@ -209,7 +210,8 @@ facts() {
 	[ "$dropped" -lt "$streamed" ]
 	# The reader reports the drops and what to change.
 	grep -q 'subbuf_size' /tmp/fetch/held.mzs.summary
-	facts held streamed=$streamed dropped_objects=$dropped
+	facts held streamed=$streamed dropped_objects=$dropped \
+		dropped_live=$(( $(dropped live) - live0 ))
 }
 
 @test "stream: SIGTERM makes the reader switch streaming off and drain everything" {
