@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "capmap/text.hpp"
 #include "rng.hpp"
 
 namespace capmap {
@@ -43,28 +44,8 @@ public:
 		maybe_flush();
 	}
 	void ch(char c) { buf_.push_back(c); }
-	void hex(uint64_t v)
-	{
-		char tmp[16];
-		int n = 0;
-		do {
-			tmp[n++] = "0123456789abcdef"[v & 15];
-			v >>= 4;
-		} while (v);
-		while (n)
-			buf_.push_back(tmp[--n]);
-	}
-	void dec(uint64_t v)
-	{
-		char tmp[20];
-		int n = 0;
-		do {
-			tmp[n++] = static_cast<char>('0' + v % 10);
-			v /= 10;
-		} while (v);
-		while (n)
-			buf_.push_back(tmp[--n]);
-	}
+	void hex(uint64_t v) { append_hex(buf_, v); }
+	void dec(uint64_t v) { append_dec(buf_, v); }
 	void maybe_flush()
 	{
 		if (buf_.size() >= kFlush)

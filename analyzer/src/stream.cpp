@@ -11,6 +11,7 @@
 
 #include "capmap/errors.hpp"
 #include "capmap/flat_map.hpp"
+#include "capmap/text.hpp"
 
 namespace capmap {
 
@@ -939,29 +940,14 @@ void KmapWriter::flush()
 
 void KmapWriter::hex(uint64_t v)
 {
-	char tmp[16];
-	int n = 0;
-	do {
-		tmp[n++] = "0123456789abcdef"[v & 15];
-		v >>= 4;
-	} while (v);
-	while (n)
-		buffer_.push_back(tmp[--n]);
+	append_hex(buffer_, v);
 }
 
 void KmapWriter::dec(uint64_t v)
 {
-	char tmp[20];
-	int n = 0;
-	do {
-		tmp[n++] = static_cast<char>('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		buffer_.push_back(tmp[--n]);
+	append_dec(buffer_, v);
 }
 
-// "%lx,%d,%lx,%lu,%lu,%lu,%lx,%s,%s,%s\n" as memorizer_print_obj() prints it.
 void KmapWriter::on_object(const ObjectRecord &o)
 {
 	if (buffer_.size() >= (1u << 20))

@@ -95,4 +95,28 @@ std::string dot_string(std::string_view text)
 	return out;
 }
 
+void append_hex(std::string &out, uint64_t value)
+{
+	char digits[16];
+	int n = 0;
+	do {
+		digits[n++] = "0123456789abcdef"[value & 15];
+		value >>= 4;
+	} while (value);
+	while (n)
+		out.push_back(digits[--n]);
+}
+
+void append_dec(std::string &out, uint64_t value)
+{
+	char digits[20];
+	int n = 0;
+	do {
+		digits[n++] = static_cast<char>('0' + value % 10);
+		value /= 10;
+	} while (value);
+	while (n)
+		out.push_back(digits[--n]);
+}
+
 } // namespace capmap

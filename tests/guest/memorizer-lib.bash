@@ -64,3 +64,23 @@ check_boot_parameters() {
 		dmesg | grep -q "memorizer: memalloc_size of $((size << 10)) MiB exceeds a quarter of memory" ;;
 	esac
 }
+
+# start_loaders: one allocating loop per other CPU (fork, exec, files,
+# pipes), in the background; their PIDs in $loaders.  The rounds are
+# shared out so that the work, and the records, stay the same with more
+# CPUs: under TCG, -smp 4 on a 2-core host runs each vCPU at half speed,
+# and spins on locks whose holder is descheduled.
+start_loaders() {
+	local n i
+	n=$(( $(nproc) - 1 ))
+	[ "$n" -ge 1 ]
+	loaders=
+	for i in $(seq "$n"); do
+		(for j in $(seq $(( 60 / n + 1 ))); do
+			ls -l /proc/self/ >/dev/null
+			echo "$i" >/tmp/load.$i && cat /tmp/load.$i | wc -c >/dev/null
+			rm -f /tmp/load.$i
+		done) &
+		loaders="$loaders $!"
+	done
+}

@@ -12,25 +12,11 @@ load memorizer-lib
 	echo 1 >$M/clear_dead_objs
 	echo 1 >$M/memorizer_enabled
 	echo 0 >$M/print_live_obj
-	# One allocating loop per other CPU: fork, exec, files, pipes.  The
-	# rounds are shared out so that the work, and the records, stay the
-	# same with more CPUs: under TCG, -smp 4 on a 2-core host runs each
-	# vCPU at half speed, and spins on locks whose holder is descheduled.
-	n=$(( $(nproc) - 1 ))
-	[ "$n" -ge 1 ]
-	loaders=
-	for i in $(seq "$n"); do
-		(for j in $(seq $(( 60 / n + 1 ))); do
-			ls -l /proc/self/ >/dev/null
-			echo "$i" >/tmp/load.$i && cat /tmp/load.$i | wc -c >/dev/null
-			rm -f /tmp/load.$i
-		done) &
-		loaders="$loaders $!"
-	done
+	start_loaders
 	# Freed objects with the loaders' accesses, recorded during the first
 	# read (on -smp 4 that is about a million access lines), then without.
 	echo 1 >$M/memorizer_log_access
-	echo "memorizer-smp.bats: $n loaders started" >/dev/kmsg
+	echo "memorizer-smp.bats: $(( $(nproc) - 1 )) loaders started" >/dev/kmsg
 	for round in 1 2; do
 		started=$SECONDS
 		cat $M/kmap >/tmp/kmap.$round

@@ -31,16 +31,7 @@ dropped() {
 	# so the file gets everything the kernel wrote since boot.
 	memorizer-stream -n -o /tmp/smp.mzs 2>/tmp/smp.summary &
 	reader=$!
-	n=$(( $(nproc) - 1 ))
-	loaders=
-	for i in $(seq "$n"); do
-		(for j in $(seq $(( 60 / n + 1 ))); do
-			ls -l /proc/self/ >/dev/null
-			echo "$i" >/tmp/load.$i && cat /tmp/load.$i | wc -c >/dev/null
-			rm -f /tmp/load.$i
-		done) &
-		loaders="$loaders $!"
-	done
+	start_loaders
 	echo 1 >$M/memorizer_log_access
 	sleep 5
 	# Off while the loaders run: the live objects are written, the last
