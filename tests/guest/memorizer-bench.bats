@@ -5,6 +5,6 @@
 # vm/mkinitramfs.sh builds memorizer-bench from bench/memorizer-bench.c.
 
 @test "memorizer benchmark: tracking off, on, with access logging, streaming" {
-	/tests/bench/memorizer-bench.sh "${MEMORIZER_BENCH_ROUNDS:-25}" "${MEMORIZER_BENCH_REPEATS:-5}" >/mnt/results/memorizer-bench.txt
+	/tests/bench/memorizer-bench.sh "${MEMORIZER_BENCH_ROUNDS:-15}" "${MEMORIZER_BENCH_REPEATS:-5}" >/mnt/results/memorizer-bench.txt
 	cat /mnt/results/memorizer-bench.txt
 }
