@@ -12,13 +12,13 @@
 # REPEATS times (default 5) each, the modes alternating in a rotating
 # order so that drift of the host (TCG shares it) spreads over all modes,
 # and prints for each mode the median workload time and the spread (the
-# lowest and highest), the slowdowns of the medians, and the export:
-#   kmap     after an "access" run, `cat kmap`: objects and MB per second
-#            of the reading process's CPU time (the kernel formats the text)
-#   stream   memorizer-stream's CPU time copying the objects of a
-#            "stream" run (its summary's figure; the kernel writes the
-#            records during the workload: that cost is in the
-#            stream/access slowdown)
+# lowest and highest) and the slowdowns of the medians.  Then, REPEATS
+# times in alternating order, the export of the same traced workload's
+# objects (freed and live) with tracking off, so that the export itself
+# is not traced: the kmap read with print_live_obj 1, and the stream
+# copied by memorizer-stream (held back during the workload with buffers
+# that hold it all); objects and MB per CPU second of the exporting
+# process (cat's, or the reader's own figure).
 # Run as root in the Memorizer guest booted with memorizer_enabled_boot=no.
 # Not part of make test: timings under TCG vary from run to run.
 set -eu
@@ -65,28 +65,66 @@ run() {
 	"$BENCH" "$ROUNDS" >"$OUT/run.$mode.$rep"
 	echo 0 >$M/memorizer_enabled
 	echo "$mode $(total "$OUT/run.$mode.$rep")" >>"$OUT/times"
-	case $mode in
-	access)
-		objects=$(( $(stat objects_freed_not_cleared) ))
-		{ time cat $M/kmap >"$OUT/kmap"; } 2>"$OUT/kmap.time"
-		echo "kmap $objects $(wc -c <"$OUT/kmap") $(cat "$OUT/kmap.time")" >>"$OUT/export"
-		;;
-	stream)
+	if [ "$mode" = stream ]; then
 		kill -INT "$reader"
 		wait "$reader"
-		# "Total: N records, X objects, L live, K LOST, B bytes, ..."
-		# (X: freed objects) and "CPU time: S s copying, ...": the
-		# reader's CPU time, as "real user sys" with user 0.
-		awk '$1 == "Total:" { gsub(/,/, ""); objects = $4 + $6; bytes = $10 }
-			$1 == "CPU" && $2 == "time:" { cpu = $3 }
-			END { printf "stream %d %d %s 0 %s\n", objects, bytes, cpu, cpu }' \
-			"$OUT/stream.summary" >>"$OUT/export"
 		grep -q 'Total:.*dropped 0 objects, 0 live, 0 entries' "$OUT/stream.summary" ||
 			echo "warning: the stream dropped records (rep $rep)" >&2
 		rm -f "$OUT/stream.mzs"
-		;;
-	esac
+	fi
 	echo 0 >$M/memorizer_log_access
+	echo 1 >$M/clear_dead_objs
+}
+
+# export KIND REP: the workload traced (tracking and access logging on),
+# then, with tracking off so that the export is not traced itself, its
+# objects, freed and live, exported: "kmap" reads the kmap with
+# print_live_obj 1; "stream" lets a reader that was held back (SIGSTOP,
+# with buffers that hold the whole run) copy the stream and the live
+# objects written at the stop.  Appends "KIND objects bytes cpu_seconds".
+export_run() {
+	local kind=$1 rep=$2 reader
+	echo 0 >$M/memorizer_enabled
+	echo 1 >$M/clear_dead_objs
+	if [ "$kind" = stream ]; then
+		echo 1048576 >$S/subbuf_size
+		echo 64 >$S/subbufs
+		memorizer-stream -o "$OUT/export.mzs" 2>"$OUT/export.summary" &
+		reader=$!
+		for t in $(seq 100); do
+			[ "$(cat $S/enabled)" = 1 ] && break
+			sleep 0.1
+		done
+		kill -STOP "$reader"
+	fi
+	echo 1 >$M/memorizer_log_access
+	echo 1 >$M/memorizer_enabled
+	"$BENCH" "$ROUNDS" >/dev/null
+	echo 0 >$M/memorizer_enabled
+	echo 0 >$M/memorizer_log_access
+	if [ "$kind" = kmap ]; then
+		echo 1 >$M/print_live_obj
+		{ time cat $M/kmap >"$OUT/export.kmap"; } 2>"$OUT/export.time"
+		echo 0 >$M/print_live_obj
+		awk -v bytes="$(wc -c <"$OUT/export.kmap")" -v objects="$(grep -c '^[0-9a-f]' "$OUT/export.kmap")" \
+			'{ printf "kmap %d %d %.3f\n", objects, bytes, $2 + $3 }' "$OUT/export.time" >>"$OUT/export"
+		rm -f "$OUT/export.kmap"
+	else
+		kill -CONT "$reader"
+		kill -INT "$reader"
+		wait "$reader"
+		# "Total: N records, X objects, L live, K LOST, B bytes, ..." and
+		# "CPU time: S s copying, ..."
+		awk '$1 == "Total:" { gsub(/,/, ""); objects = $4 + $6; bytes = $10 }
+			$1 == "CPU" && $2 == "time:" { cpu = $3 }
+			END { printf "stream %d %d %s\n", objects, bytes, cpu }' \
+			"$OUT/export.summary" >>"$OUT/export"
+		grep -q 'Total:.*dropped 0 objects, 0 live, 0 entries' "$OUT/export.summary" ||
+			echo "warning: the export stream dropped records (rep $rep)" >&2
+		rm -f "$OUT/export.mzs"
+		echo 262144 >$S/subbuf_size
+		echo 16 >$S/subbufs
+	fi
 	echo 1 >$M/clear_dead_objs
 }
 
@@ -99,6 +137,15 @@ for rep in $(seq 0 $((REPEATS - 1))); do
 	for i in 0 1 2 3; do
 		run "${MODES[$(( (rep + i) % 4 ))]}" "$rep"
 	done
+done
+for rep in $(seq 0 $((REPEATS - 1))); do
+	if [ $((rep % 2)) = 0 ]; then
+		export_run kmap "$rep"
+		export_run stream "$rep"
+	else
+		export_run stream "$rep"
+		export_run kmap "$rep"
+	fi
 done
 echo "$was_logging" >$M/memorizer_log_access
 echo "$was_enabled" >$M/memorizer_enabled
@@ -115,9 +162,8 @@ function median(list, n,   i, j, t, a) {
 }
 FILENAME ~ /times$/ { t[$1] = t[$1] " " $2 }
 FILENAME ~ /export$/ {
-	# kind objects bytes real user sys: rates per CPU second
-	cpu = $5 + $6
-	if (cpu > 0) { ops[$1] = ops[$1] " " $2 / cpu; mbs[$1] = mbs[$1] " " $3 / cpu / 1e6 }
+	# kind objects bytes cpu_seconds: rates per CPU second
+	if ($4 > 0) { ops[$1] = ops[$1] " " $2 / $4; mbs[$1] = mbs[$1] " " $3 / $4 / 1e6 }
 	objs[$1] = objs[$1] " " $2
 }
 END {
