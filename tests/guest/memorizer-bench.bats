@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # Not part of make test: runs Memorizer's benchmark in the guest, e.g.
-#   vm/run.sh --name bench --tests memorizer-bench.bats --append memorizer_enabled_boot=no
-# and leaves its report in the results share (out/vm/NAME/share/memorizer-bench.txt).
+#   vm/run.sh --name bench --stall 3000 --tests memorizer-bench.bats --append memorizer_enabled_boot=no
+# (one test of several minutes: --stall) and leaves its report in the results
+# share (out/vm/NAME/share/memorizer-bench.txt).
 # vm/mkinitramfs.sh builds memorizer-bench from bench/memorizer-bench.c.
 
 @test "memorizer benchmark: tracking off, on, with access logging, streaming" {
