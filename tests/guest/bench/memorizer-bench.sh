@@ -45,6 +45,19 @@ stat() { awk -v key="$1:" '$1 == key { print $2 }' "$M/stats"; }
 total() { awk '{ t += $2 } END { printf "%.3f\n", t }' "$1"; }
 TIMEFORMAT='%R %U %S'
 
+# start_reader OUT SUMMARY: memorizer-stream in the background ($reader:
+# the reader itself, since a subshell around it would ignore SIGINT, as
+# asynchronous commands do), once streaming is on
+start_reader() {
+	local t
+	memorizer-stream -o "$1" 2>"$2" &
+	reader=$!
+	for t in $(seq 100); do
+		[ "$(cat $S/enabled)" = 1 ] && break
+		sleep 0.1
+	done
+}
+
 # run MODE REP: one timed run; appends "MODE seconds" to $OUT/times and
 # the export figures to $OUT/export
 run() {
@@ -56,14 +69,7 @@ run() {
 	access | stream) echo 1 >$M/memorizer_log_access ;;
 	esac
 	if [ "$mode" = stream ]; then
-		# The reader itself in the background (a subshell around it
-		# would ignore SIGINT, as asynchronous commands do).
-		memorizer-stream -o "$OUT/stream.mzs" 2>"$OUT/stream.summary" &
-		reader=$!
-		for t in $(seq 100); do
-			[ "$(cat $S/enabled)" = 1 ] && break
-			sleep 0.1
-		done
+		start_reader "$OUT/stream.mzs" "$OUT/stream.summary"
 	fi
 	[ "$mode" = off ] || echo 1 >$M/memorizer_enabled
 	"$BENCH" "$ROUNDS" >"$OUT/run.$mode.$rep"
@@ -93,12 +99,7 @@ export_run() {
 	if [ "$kind" = stream ]; then
 		echo 1048576 >$S/subbuf_size
 		echo 64 >$S/subbufs
-		memorizer-stream -o "$EXPORT_TO" 2>"$OUT/export.summary" &
-		reader=$!
-		for t in $(seq 100); do
-			[ "$(cat $S/enabled)" = 1 ] && break
-			sleep 0.1
-		done
+		start_reader "$EXPORT_TO" "$OUT/export.summary"
 		kill -STOP "$reader"
 	fi
 	echo 1 >$M/memorizer_log_access
